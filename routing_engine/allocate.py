@@ -14,14 +14,17 @@ from routing_engine.decode import decode
 from routing_engine.model import AllocationResult, Frozen, Problem
 from solvers import SOLVER_NAMES, solve
 
-SolverName = Literal["mip", "shopify-default", "nearest", "ranked"]
+SolverName = Literal["auto", "mip", "single", "shopify-default", "nearest", "ranked"]
 assert set(SolverName.__args__) == set(SOLVER_NAMES)  # type: ignore[attr-defined]
 
 
 class AllocateOptions(Frozen):
-    """How to solve: method, deadline (seconds, compile and decode excluded), seed, MIP backend."""
+    """How to solve: method, deadline (seconds, compile and decode excluded), seed, MIP backend.
 
-    solver: SolverName = "mip"
+    "auto" is exact: the single-order search for one order, the MIP for a batch.
+    """
+
+    solver: SolverName = "auto"
     time_limit_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     seed: Annotated[int, Field(ge=0)] = 0
     backend: Literal["highs", "scip", "cpsat"] = "highs"

@@ -76,7 +76,7 @@ def summary_table(result: AllocationResult) -> Table:
 @app.command("allocate")
 def allocate_cmd(
     problem_file: Annotated[Path, typer.Argument(help="Problem JSON file.")],
-    solver: Annotated[str, typer.Option(help="mip, shopify-default, nearest or ranked.")] = "mip",
+    solver: Annotated[str, typer.Option(help="auto, mip, single, shopify-default, nearest or ranked.")] = "auto",
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver deadline in seconds.")] = 60.0,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
     backend: Annotated[str, typer.Option(help="MIP backend: highs, scip or cpsat.")] = "highs",

@@ -1,0 +1,64 @@
+"""The MIP on batches: deadline, warm start, bound and gap, determinism, backends."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from routing_engine.compile import compile_problem
+from routing_engine.examples import example_problem
+from solvers import best_baseline, evaluate, solve, violations
+from solvers.mip import solve_mip
+from solvers.problem import CompiledProblem
+
+
+@pytest.fixture(scope="module")
+def medium() -> CompiledProblem:
+    return compile_problem(example_problem(orders=400, nodes=12, skus=120, seed=21, scarcity="tight")).cp
+
+
+def test_a_short_deadline_still_returns_a_feasible_allocation_no_worse_than_the_warm_start(
+    medium: CompiledProblem,
+) -> None:
+    hint = best_baseline(medium)
+    start = time.perf_counter()
+    sol = solve_mip(medium, time_limit_s=1.0, hint=hint)
+    elapsed = time.perf_counter() - start
+    assert violations(medium, sol.x) == []
+    assert sol.objective <= hint.objective + 1e-6
+    assert sol.bound is not None
+    assert sol.bound <= sol.objective + 1e-6
+    assert sol.gap is not None
+    assert sol.gap >= 0
+    assert elapsed < 30  # the deadline plus model building, with wide slack for a shared machine
+
+
+def test_the_reported_objective_is_the_independent_evaluation_of_the_decision(medium: CompiledProblem) -> None:
+    sol = solve(medium, "mip", time_limit_s=5)
+    assert sol.objective == pytest.approx(evaluate(medium, sol.x).total)
+
+
+@pytest.mark.parametrize("backend", ["scip", "cpsat"])
+def test_every_backend_reaches_the_same_optimum_on_a_small_batch(backend: str) -> None:
+    cp = compile_problem(example_problem(orders=25, nodes=5, skus=15, seed=8, scarcity="short")).cp
+    reference = solve(cp, "mip", time_limit_s=30, backend="highs")
+    other = solve(cp, "mip", time_limit_s=30, backend=backend)
+    assert reference.status == other.status == "optimal"
+    assert other.objective == pytest.approx(reference.objective, rel=2e-4)
+
+
+def test_the_same_seed_gives_the_same_allocation() -> None:
+    cp = compile_problem(example_problem(orders=60, nodes=6, skus=30, seed=2, cross_border_share=0.3)).cp
+    first = solve(cp, "mip", time_limit_s=20, seed=7)
+    second = solve(cp, "mip", time_limit_s=20, seed=7)
+    assert np.array_equal(first.x, second.x)
+
+
+def test_unknown_solver_or_backend_is_a_clear_error() -> None:
+    cp = compile_problem(example_problem(orders=3, nodes=2, skus=3, seed=1)).cp
+    with pytest.raises(ValueError, match="unknown solver"):
+        solve(cp, "magic")
+    with pytest.raises(ValueError, match="unknown MIP backend"):
+        solve(cp, "mip", backend="gurobi")
