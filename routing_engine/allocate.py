@@ -14,14 +14,15 @@ from routing_engine.decode import decode
 from routing_engine.model import AllocationResult, Frozen, Problem
 from solvers import SOLVER_NAMES, solve
 
-SolverName = Literal["auto", "mip", "single", "shopify-default", "nearest", "ranked"]
+SolverName = Literal["auto", "mip", "large", "single", "shopify-default", "nearest", "ranked"]
 assert set(SolverName.__args__) == set(SOLVER_NAMES)  # type: ignore[attr-defined]
 
 
 class AllocateOptions(Frozen):
     """How to solve: method, deadline (seconds, compile and decode excluded), seed, MIP backend.
 
-    "auto" is exact: the single-order search for one order, the MIP for a batch.
+    "auto" is the single-order search for one order, the MIP for batches up to 2,500 orders and the
+    large-batch method (certified bound) above.
     """
 
     solver: SolverName = "auto"

@@ -76,7 +76,7 @@ def summary_table(result: AllocationResult) -> Table:
 @app.command("allocate")
 def allocate_cmd(
     problem_file: Annotated[Path, typer.Argument(help="Problem JSON file.")],
-    solver: Annotated[str, typer.Option(help="auto, mip, single, shopify-default, nearest or ranked.")] = "auto",
+    solver: Annotated[str, typer.Option(help="auto, mip, large, single, shopify-default, nearest or ranked.")] = "auto",
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver deadline in seconds.")] = 60.0,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
     backend: Annotated[str, typer.Option(help="MIP backend: highs, scip or cpsat.")] = "highs",
@@ -97,6 +97,41 @@ def allocate_cmd(
     Console().print(summary_table(result))
     if out is not None:
         out.write_text(result.model_dump_json(indent=2))
+
+
+@app.command("verify")
+def verify_cmd(
+    problem_file: Annotated[Path, typer.Argument(help="Problem JSON file.")],
+    result_file: Annotated[Path, typer.Argument(help="Result JSON file to check.")],
+) -> None:
+    """Check a result independently: feasibility, cost, and the certified lower bound (exit 1 if not)."""
+    from routing_engine.verify import verify
+
+    problem = load_problem(problem_file)
+    try:
+        result = AllocationResult.model_validate_json(result_file.read_text())
+    except OSError as exc:
+        raise _fail(f"cannot read {result_file}: {exc.strerror}") from None
+    except ValidationError as exc:
+        raise _fail(_validation_message(exc).replace("invalid problem", "invalid result")) from None
+    try:
+        report = verify(problem, result)
+    except ProblemError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title="Verification", show_header=True)
+    table.add_column("check")
+    table.add_column("value", justify="right")
+    table.add_row("cost (recomputed)", f"{report.cost:,.2f}")
+    table.add_row("cost (reported)", f"{report.reported_cost:,.2f}")
+    table.add_row("bound (recomputed)", "-" if report.bound is None else f"{report.bound:,.2f}")
+    table.add_row("bound (reported)", "-" if report.reported_bound is None else f"{report.reported_bound:,.2f}")
+    table.add_row("certified gap", "-" if report.gap is None else f"{report.gap:.4%}")
+    table.add_row("verdict", "ok" if report.ok else f"{len(report.problems)} problem(s)")
+    Console().print(table)
+    for problem_text in report.problems[:50]:
+        err.print(f"[red]-[/] {problem_text}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -130,6 +165,27 @@ def schema(which: Annotated[str, typer.Argument(help="problem or result")]) -> N
     if which not in models:
         raise _fail(f"schema: {which!r} is not one of problem, result")
     typer.echo(json.dumps(models[which].model_json_schema(), indent=2))
+
+
+@app.command()
+def serve(
+    network: Annotated[Path | None, typer.Option(help="Network JSON (default: $ROUTING_ENGINE_NETWORK).")] = None,
+    db: Annotated[str | None, typer.Option(help="sqlite:///FILE or postgresql+psycopg://... DSN.")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (PostgreSQL for several hosts).")] = 1,
+) -> None:
+    """Run the allocation service (HTTP API over the live stock ledger) under uvicorn."""
+    import os
+
+    import uvicorn
+
+    # Workers are separate processes: they read their settings from the environment.
+    if network is not None:
+        os.environ["ROUTING_ENGINE_NETWORK"] = str(network.resolve())
+    if db is not None:
+        os.environ["ROUTING_ENGINE_DATABASE_URL"] = db
+    uvicorn.run("routing_engine.api.main:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,16 @@ class Compiled:
     src_wait: IntArray  # [S] wait days of each (node, date) source
     row_node: IntArray  # [R]
     row_sku: IntArray  # [R]
+    row_channel: list[str | None]  # [R] the channel a buffer row limits; None for all channels
+    row_from_wait: IntArray  # [R] the row counts what ships before the next arrival after this wait
+
+    def row_keys(self) -> list[tuple[str, str, str | None, int]]:
+        """A stable name for each supply row: (node, sku, channel or None, wait days it starts at)."""
+        nodes, skus = self.problem.nodes, self.problem.skus
+        return [
+            (nodes[n].id, skus[k].id, ch, int(t))
+            for n, k, ch, t in zip(self.row_node, self.row_sku, self.row_channel, self.row_from_wait, strict=True)
+        ]
 
 
 def _as_f(a: object) -> FloatArray:
@@ -192,6 +202,8 @@ def compile_problem(problem: Problem) -> Compiled:
     # Supply rows: per (node, SKU) and each date supply arrives, the units shipped before the next
     # arrival never exceed what has arrived by then; channel buffers withhold units from a channel.
     row_cap_l, row_node_l, row_sku_l, row_members = [], [], [], []
+    row_channel_l: list[str | None] = []
+    row_wait_l: list[int] = []
     arc_sku = line_sku[arc_line]
     group = arc_node * K + arc_sku
     g_order = np.argsort(group, kind="stable")
@@ -224,6 +236,8 @@ def compile_problem(problem: Problem) -> Compiled:
                     row_cap_l.append(max(0, cap))
                     row_node_l.append(n)
                     row_sku_l.append(k)
+                    row_channel_l.append(channel)
+                    row_wait_l.append(t)
                     row_members.append(in_row)
     row_ptr = np.r_[0, np.cumsum([len(m) for m in row_members])].astype(np.int64)
     row_arcs = np.concatenate(row_members).astype(np.int64) if row_members else np.zeros(0, np.int64)
@@ -274,4 +288,6 @@ def compile_problem(problem: Problem) -> Compiled:
         src_wait=src_wait,
         row_node=np.array(row_node_l, dtype=np.int64),
         row_sku=np.array(row_sku_l, dtype=np.int64),
+        row_channel=row_channel_l,
+        row_from_wait=np.array(row_wait_l, dtype=np.int64),
     )

@@ -14,16 +14,19 @@ import numpy as np
 from routing_engine.compile import Compiled
 from routing_engine.model import (
     AllocationResult,
+    Certificate,
     CostBreakdown,
     InboundUse,
     Kpis,
+    NodePrice,
     Package,
     PackageLine,
+    RowPrice,
     SolverReport,
     UnfilledLine,
     UnfilledReason,
 )
-from solvers.problem import BACKORDER, HANDLING, PARTS, SHIPPING
+from solvers.problem import BACKORDER, HANDLING, PARTS, SHIPPING, Prices
 from solvers.solution import Solution, evaluate
 
 
@@ -94,6 +97,22 @@ def _reasons(c: Compiled, x: np.ndarray, unfilled: np.ndarray) -> dict[int, Unfi
         else:
             out[line] = "uneconomic"
     return out
+
+
+def certificate(c: Compiled, prices: Prices, bound: float) -> Certificate:
+    """The prices behind a Lagrangian bound, named by ids (zero prices left out)."""
+    keys = c.row_keys()
+    rows = [
+        RowPrice(node=n, sku=k, channel=ch, from_wait_days=t, price=float(prices.row[r]))
+        for r, (n, k, ch, t) in enumerate(keys)
+        if prices.row[r] > 0
+    ]
+    nodes = [
+        NodePrice(node=node.id, per_package=float(prices.node_packages[i]), per_unit=float(prices.node_units[i]))
+        for i, node in enumerate(c.problem.nodes)
+        if prices.node_packages[i] > 0 or prices.node_units[i] > 0
+    ]
+    return Certificate(bound=bound, row_prices=rows, node_prices=nodes)
 
 
 def decode(c: Compiled, sol: Solution) -> AllocationResult:
@@ -193,6 +212,7 @@ def decode(c: Compiled, sol: Solution) -> AllocationResult:
         duties=float(ev.pkg_duty.sum()),
     )
     report = SolverReport(
+        certificate=None if sol.prices is None or sol.bound is None else certificate(c, sol.prices, sol.bound),
         solver=sol.solver,
         status=sol.status,
         objective=ev.total,

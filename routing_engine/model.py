@@ -293,6 +293,36 @@ class Kpis(Frozen):
 SolveStatus = Literal["optimal", "feasible", "heuristic"]
 
 
+class RowPrice(Frozen):
+    """Price per unit of one supply row: what `node` ships of `sku` from `from_wait_days` until the next
+    inbound arrival (for `channel` only when a channel buffer limits it)."""
+
+    node: Id
+    sku: Id
+    channel: Id | None
+    from_wait_days: Units
+    price: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class NodePrice(Frozen):
+    """Price per package and per unit of a node's capacity for what ships now."""
+
+    node: Id
+    per_package: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    per_unit: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Certificate(Frozen):
+    """Lagrangian certificate of the lower bound: with these prices on stock and capacity, the sum over
+    orders of each order's cheapest priced decision, minus the price of all supply and capacity, is at
+    most the optimal cost. `routing-engine verify` recomputes it."""
+
+    method: Literal["lagrangian"] = "lagrangian"
+    bound: float
+    row_prices: list[RowPrice]
+    node_prices: list[NodePrice]
+
+
 class SolverReport(Frozen):
     """How the allocation was found: objective, proven lower bound and relative gap between them."""
 
@@ -303,6 +333,7 @@ class SolverReport(Frozen):
     gap: float | None
     runtime_s: float
     seed: int
+    certificate: Certificate | None = None
 
 
 class AllocationResult(Frozen):

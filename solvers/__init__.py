@@ -6,12 +6,17 @@ Nothing here reads files, databases or HTTP; `solve` picks a method by name.
 from __future__ import annotations
 
 from solvers.baselines import BASELINES
+from solvers.large import solve_large
 from solvers.mip import BACKENDS, solve_mip
+from solvers.orders import OrderSolver, solve_single
 from solvers.problem import PARTS, CompiledProblem
-from solvers.single import single_fits, solve_single
 from solvers.solution import Evaluation, Solution, evaluate, violations
 
-SOLVER_NAMES = ("auto", "mip", "single", *BASELINES)
+SOLVER_NAMES = ("auto", "mip", "large", "single", *BASELINES)
+
+#: `auto` takes the exact MIP up to this many orders (it proves optimality there), the large-batch
+#: method above.
+AUTO_MIP_MAX_ORDERS = 2500
 
 
 def best_baseline(cp: CompiledProblem) -> Solution:
@@ -24,14 +29,17 @@ def solve(
 ) -> Solution:
     """Solve `cp` with the named method within `time_limit_s` seconds.
 
-    "auto" takes the exact single-order path for one order and the MIP otherwise.
+    "auto" takes the exact single-order path for one order, the MIP for batches it proves optimal fast
+    and the large-batch method (with a certified bound) above that.
     """
     if solver in BASELINES:
         return BASELINES[solver](cp)
-    if solver == "single" or (solver == "auto" and cp.n_orders == 1 and single_fits(cp)):
+    if solver == "single" or (solver == "auto" and cp.n_orders == 1 and OrderSolver(cp).searchable[0]):
         return solve_single(cp)
     if solver == "auto":
-        solver = "mip"
+        solver = "mip" if cp.n_orders <= AUTO_MIP_MAX_ORDERS else "large"
+    if solver == "large":
+        return solve_large(cp, time_limit_s=time_limit_s, seed=seed)
     if solver == "mip":
         if backend not in BACKENDS:
             raise ValueError(f"unknown MIP backend {backend!r}; choose one of {sorted(BACKENDS)}")

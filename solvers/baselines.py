@@ -46,6 +46,21 @@ class _State:
             left = min(left, self.units_left[self.cp.pkg_node[pkg]])
         return int(max(0.0, left))
 
+    def can_take(self, units_per_arc: list[tuple[int, int]]) -> bool:
+        """Whether all these units fit together in what is left (rows and node units are shared)."""
+        per_row: dict[int, int] = {}
+        per_node: dict[int, int] = {}
+        for arc, units in units_per_arc:
+            for r in self.arc_rows[self.arc_ptr[arc] : self.arc_ptr[arc + 1]].tolist():
+                per_row[r] = per_row.get(r, 0) + units
+            pkg = self.cp.arc_pkg[arc]
+            if self.cp.pkg_wait_days[pkg] == 0:
+                node = int(self.cp.pkg_node[pkg])
+                per_node[node] = per_node.get(node, 0) + units
+        return all(self.row_left[r] >= u for r, u in per_row.items()) and all(
+            self.units_left[n] >= u for n, u in per_node.items()
+        )
+
     def can_open(self, pkg: int) -> bool:
         return self.cp.pkg_wait_days[pkg] > 0 or self.pk_left[self.cp.pkg_node[pkg]] >= 1
 
@@ -87,7 +102,11 @@ def _serve_order(
         taken.append((arc, units))
 
     def covers(pkg: int) -> bool:
-        return all((arc := arcs_of.get((line, pkg))) is not None and st.room(arc) >= q for line, q in need.items())
+        """Whether `pkg` alone can carry everything still needed (lines may share stock and capacity)."""
+        arcs = [arcs_of.get((line, pkg)) for line in need]
+        if any(arc is None for arc in arcs):
+            return False
+        return st.can_take([(arc, q) for arc, q in zip(arcs, need.values(), strict=True) if arc is not None and q])
 
     if cp.order_one_package[o] or whole_order_first:
         single = next((p for p in pkgs if st.can_open(p) and covers(p)), None)

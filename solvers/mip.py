@@ -18,8 +18,8 @@ from numpy.typing import ArrayLike
 from ortools.math_opt import model_pb2
 from ortools.math_opt.python import mathopt
 
-from solvers.problem import BoolArray, CompiledProblem, FloatArray, IntArray
-from solvers.solution import EPS, Solution, evaluate
+from solvers.problem import BoolArray, CompiledProblem, FloatArray, IntArray, Prices
+from solvers.solution import EPS, Solution, evaluate, violations
 
 BACKENDS = {"highs": mathopt.SolverType.HIGHS, "scip": mathopt.SolverType.GSCIP, "cpsat": mathopt.SolverType.CP_SAT}
 
@@ -118,6 +118,8 @@ class Layout:
     patterns: Patterns
     x_of_cols: sp.csr_matrix  # [A, n_vars]: units per arc as a function of the columns
     n_vars: int
+    stock_row0: int  # model row of the first supply row (they follow in the problem's row order)
+    node_rows: dict[str, IntArray]  # "packages"/"units": model row of each node's capacity, or -1
 
 
 class _Columns:
@@ -233,11 +235,13 @@ def build(cp: CompiledProblem) -> tuple[model_pb2.ModelProto, Layout]:
 
     # Stock: what a node ships of a SKU up to each date never exceeds what it has by then.
     r, arcs = cp.row_of_arcs()
+    stock_row0 = sum(block.shape[0] for block in blocks)
     rows(_matrix(r, arcs, 1.0, (cp.n_rows, A)) @ x_of, -np.inf, cp.row_cap.astype(float))
 
     # Node capacity for what ships now: packages and units.
     now_pkg = cp.pkg_wait_days == 0
     now_arc = now_pkg[cp.arc_pkg]
+    node_rows = {"packages": np.full(N, -1, dtype=np.int64), "units": np.full(N, -1, dtype=np.int64)}
     for cap, per_pkg in ((cp.node_max_packages, True), (cp.node_max_units, False)):
         limited = np.isfinite(cap)
         if not limited.any():
@@ -249,6 +253,9 @@ def build(cp: CompiledProblem) -> tuple[model_pb2.ModelProto, Layout]:
             sel = np.flatnonzero(now_arc & limited[cp.pkg_node[cp.arc_pkg]])
             m = _matrix(cp.pkg_node[cp.arc_pkg[sel]], sel, 1.0, (N, A)) @ x_of
         nodes = np.flatnonzero(limited)
+        node_rows["packages" if per_pkg else "units"][nodes] = sum(block.shape[0] for block in blocks) + np.arange(
+            len(nodes)
+        )
         rows(m[nodes], -np.inf, cap[nodes])
 
     # At most max_packages packages per order (1 for ship-complete orders).
@@ -357,6 +364,8 @@ def build(cp: CompiledProblem) -> tuple[model_pb2.ModelProto, Layout]:
         patterns=pat,
         x_of_cols=x_of,
         n_vars=n_vars,
+        stock_row0=stock_row0,
+        node_rows=node_rows,
     )
     return proto, layout
 
@@ -433,6 +442,8 @@ def solve_mip(
     proto, layout = build(cp)
     model = mathopt.Model.from_model_proto(proto)
     model_params = None
+    if hint is not None and violations(cp, hint.x):
+        hint = None  # never hand the solver, or return, an infeasible warm start
     values = assignment(cp, layout, hint.x) if hint is not None else None
     if values is not None:
         variables = list(model.variables())
@@ -472,3 +483,29 @@ def solve_mip(
         runtime_s=time.perf_counter() - start,
         seed=seed,
     )
+
+
+def lp_prices(cp: CompiledProblem, time_limit_s: float = 60.0) -> tuple[Prices, float] | None:
+    """Dual prices of the coupling rows in the LP relaxation, and its value (None if not solved in time)."""
+    proto, layout = build(cp)
+    for i in range(len(proto.variables.integers)):
+        proto.variables.integers[i] = False
+    model = mathopt.Model.from_model_proto(proto)
+    params = mathopt.SolveParameters(time_limit=dt.timedelta(seconds=max(0.05, time_limit_s)))
+    result = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
+    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+        return None
+    duals = result.to_proto().solutions[0].dual_solution.dual_values
+    y = np.zeros(len(proto.linear_constraints.ids))
+    y[np.asarray(duals.ids, dtype=np.int64)] = np.asarray(duals.values)
+    lam = np.maximum(0.0, -y)  # a "<=" row of a minimisation has a nonpositive dual
+
+    def by_node(rows: IntArray) -> FloatArray:
+        return np.where(rows >= 0, lam[np.maximum(rows, 0)], 0.0)
+
+    prices = Prices(
+        row=lam[layout.stock_row0 : layout.stock_row0 + cp.n_rows],
+        node_packages=by_node(layout.node_rows["packages"]),
+        node_units=by_node(layout.node_rows["units"]),
+    )
+    return prices, float(result.objective_value())

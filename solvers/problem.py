@@ -5,7 +5,7 @@ Every solver (exact MIP, baselines, later methods) reads this and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -98,3 +98,56 @@ class CompiledProblem:
     def unit_cost(self) -> FloatArray:
         """Per-unit cost of each arc summed over parts, net of the unfilled penalty it avoids."""
         return self.arc_cost.sum(axis=1) - self.line_penalty[self.arc_line]
+
+
+@dataclass(frozen=True, eq=False)
+class Prices:
+    """Nonnegative prices on the coupling rows: per unit of supply row, per package and unit of node capacity.
+
+    Any such prices give a lower bound on the optimal cost (Lagrangian relaxation of those rows).
+    """
+
+    row: FloatArray  # [R]
+    node_packages: FloatArray  # [N]
+    node_units: FloatArray  # [N]
+
+
+def restrict(cp: CompiledProblem, keep_pkg: BoolArray) -> tuple[CompiledProblem, IntArray]:
+    """`cp` with only the kept candidate packages (orders, lines, rows and nodes unchanged).
+
+    Returns the smaller problem and, for each of its arcs, the arc it came from.
+    """
+    keep_arc = keep_pkg[cp.arc_pkg]
+    pkg_old = np.flatnonzero(keep_pkg)
+    pkg_new = np.full(cp.n_packages, -1, dtype=np.int64)
+    pkg_new[pkg_old] = np.arange(len(pkg_old))
+    arc_old = np.flatnonzero(keep_arc)
+    arc_new = np.full(cp.n_arcs, -1, dtype=np.int64)
+    arc_new[arc_old] = np.arange(len(arc_old))
+    band = np.flatnonzero(keep_pkg[cp.band_pkg])
+    rows, arcs = cp.row_of_arcs()
+    sel = keep_arc[arcs]
+    row_ptr = np.r_[0, np.cumsum(np.bincount(rows[sel], minlength=cp.n_rows))].astype(np.int64)
+    sub = replace(
+        cp,
+        pkg_order=cp.pkg_order[pkg_old],
+        pkg_node=cp.pkg_node[pkg_old],
+        pkg_wait_days=cp.pkg_wait_days[pkg_old],
+        pkg_distance_km=cp.pkg_distance_km[pkg_old],
+        pkg_cross_border=cp.pkg_cross_border[pkg_old],
+        pkg_cost=cp.pkg_cost[pkg_old],
+        pkg_de_minimis=cp.pkg_de_minimis[pkg_old],
+        pkg_duty_rate=cp.pkg_duty_rate[pkg_old],
+        pkg_clearance_fee=cp.pkg_clearance_fee[pkg_old],
+        band_pkg=pkg_new[cp.band_pkg[band]],
+        band_cap_kg=cp.band_cap_kg[band],
+        band_price=cp.band_price[band],
+        arc_line=cp.arc_line[arc_old],
+        arc_pkg=pkg_new[cp.arc_pkg[arc_old]],
+        arc_cost=cp.arc_cost[arc_old],
+        arc_weight_kg=cp.arc_weight_kg[arc_old],
+        arc_value=cp.arc_value[arc_old],
+        row_ptr=row_ptr,
+        row_arcs=arc_new[arcs[sel]],
+    )
+    return sub, arc_old

@@ -20,6 +20,7 @@ from solvers.problem import (
     CompiledProblem,
     FloatArray,
     IntArray,
+    Prices,
 )
 
 #: Tolerance when comparing values in money or kilograms.
@@ -37,6 +38,7 @@ class Solution:
     bound: float | None
     runtime_s: float
     seed: int = 0
+    prices: Prices | None = None  # the certificate of `bound`, where the method gives one
 
     @property
     def gap(self) -> float | None:

@@ -1,0 +1,150 @@
+"""Large batches: Lagrangian prices, a price-guided repair, and the MIP over the promising candidates.
+
+A rule-chain answer exists from the start. Prices on stock and capacity come from the LP relaxation
+over each order's most promising candidates, grown with the candidates the priced orders ask for. Each
+order's cheapest priced decision, taken in order of value and repaired where stock ran out, gives a
+good allocation; the MIP over the promising candidates improves it while time is left. The prices,
+re-checked on every order with *all* its candidates, certify a lower bound for the full problem.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from solvers.baselines import BASELINES
+from solvers.certificate import lagrangian_pass
+from solvers.mip import lp_prices, solve_mip
+from solvers.orders import OrderSolver, fits, take
+from solvers.problem import BoolArray, CompiledProblem, IntArray, restrict
+from solvers.solution import EPS, Solution, evaluate
+
+#: Candidate packages kept per order, and per line.
+KEEP_PER_ORDER = 6
+KEEP_PER_LINE = 3
+
+
+def promising(cp: CompiledProblem, per_order: int = KEEP_PER_ORDER, per_line: int = KEEP_PER_LINE) -> BoolArray:
+    """The packages worth weighing: each order's cheapest few for one unit, and each line's cheapest few."""
+    cheapest_band = np.full(cp.n_packages, np.inf)
+    np.minimum.at(cheapest_band, cp.band_pkg, cp.band_price)
+    arc_cost = cp.arc_cost.sum(axis=1)
+    cheapest_arc = np.full(cp.n_packages, np.inf)
+    np.minimum.at(cheapest_arc, cp.arc_pkg, arc_cost)
+    score = cp.pkg_cost.sum(axis=1) + cheapest_band + cheapest_arc
+    keep = _rank_within(score, cp.pkg_order, cp.n_orders) < per_order
+    arc_rank = _rank_within(score[cp.arc_pkg] + arc_cost, cp.arc_line, cp.n_lines)
+    keep[cp.arc_pkg[arc_rank < per_line]] = True
+    return keep
+
+
+def _rank_within(score: np.ndarray, group: IntArray, n_groups: int) -> IntArray:
+    by = np.lexsort((score, group))
+    first = np.r_[0, np.cumsum(np.bincount(group, minlength=n_groups))[:-1]]
+    rank = np.empty(len(score), dtype=np.int64)
+    rank[by] = np.arange(len(score)) - first[group[by]]
+    return rank
+
+
+def price_guided(
+    cp: CompiledProblem,
+    solver: OrderSolver,
+    decisions: list[list[tuple[int, int]]],
+    values: np.ndarray,
+    deadline: float,
+) -> IntArray:
+    """Take each order's priced decision, most valuable first, while stock lasts; re-solve the rest on
+    what is left at true cost until `deadline` (perf_counter); orders not reached stay unfilled."""
+    rows, arcs = cp.row_of_arcs()
+    by_arc = np.argsort(arcs, kind="stable")
+    arc_rows = (np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))], rows[by_arc])
+    row_left = cp.row_cap.astype(float)
+    pk_left, units_left = cp.node_max_packages.copy(), cp.node_max_units.copy()
+    x = np.zeros(cp.n_arcs, dtype=np.int64)
+    deferred = []
+    for o in np.argsort(values, kind="stable").tolist():
+        decision = decisions[o]
+        if decision and fits(cp, decision, row_left, pk_left, units_left, arc_rows):
+            take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
+        else:
+            deferred.append(o)
+    pat_cost, unit = solver.pattern_costs(), cp.unit_cost()
+    for o in deferred:
+        if time.perf_counter() > deadline:
+            break
+        if solver.searchable[o]:
+            _, decision = solver.solve(o, pat_cost, unit, row_left, pk_left, units_left)
+            take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
+    return x
+
+
+def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 0) -> Solution:
+    """Near-optimal allocation of a large batch within `time_limit_s`, with a certified lower bound."""
+    start = time.perf_counter()
+    deadline = start + time_limit_s
+
+    def left() -> float:
+        return deadline - time.perf_counter()
+
+    # Anytime: the best rule chain is the answer until something better is found.
+    baseline = min((run(cp) for run in BASELINES.values()), key=lambda s: s.objective)
+    x_best, cost_best = baseline.x, baseline.objective
+    solver = OrderSolver(cp)
+    keep = promising(cp)
+    bound, prices, decisions, values = -np.inf, None, None, None
+    # Prices: the LP over the kept candidates, grown with what the priced orders ask for.
+    for _ in range(3):
+        if left() < 0.5 * time_limit_s:
+            break
+        sub, _ = restrict(cp, keep)
+        priced = lp_prices(sub, time_limit_s=0.4 * left())
+        if priced is None:
+            break
+        passed = lagrangian_pass(cp, priced[0], solver, deadline=deadline)
+        if passed is None:
+            break
+        if passed[0] > bound:
+            bound, prices = passed[0], priced[0]
+            decisions = passed[1]
+            values = _decision_values(cp, decisions)
+        wanted = np.zeros(cp.n_packages, bool)
+        wanted[[cp.arc_pkg[a] for d in passed[1] for a, _ in d]] = True
+        if not (wanted & ~keep).any():
+            break
+        keep |= wanted
+    if decisions is not None and values is not None and left() > 0:
+        x = price_guided(cp, solver, decisions, values, deadline)
+        cost = evaluate(cp, x).total
+        if cost < cost_best - EPS:
+            x_best, cost_best = x, cost
+    if left() > 1.0:
+        keep[cp.arc_pkg[x_best > 0]] = True
+        sub, arc_of = restrict(cp, keep)
+        hint = Solution(
+            x=x_best[arc_of], solver="hint", status="heuristic", objective=cost_best, bound=None, runtime_s=0.0
+        )
+        sol = solve_mip(sub, time_limit_s=left(), seed=seed, hint=hint)
+        x = np.zeros(cp.n_arcs, dtype=np.int64)
+        x[arc_of] = sol.x
+        cost = evaluate(cp, x).total
+        if cost < cost_best - EPS:
+            x_best, cost_best = x, cost
+    certified = prices is not None and np.isfinite(bound)
+    status = "optimal" if certified and cost_best - bound <= 1e-4 * abs(cost_best) else "feasible"
+    return Solution(
+        x=x_best,
+        solver="large",
+        status=status,
+        objective=cost_best,
+        bound=min(float(bound), cost_best) if certified else None,
+        runtime_s=time.perf_counter() - start,
+        seed=seed,
+        prices=prices if certified else None,
+    )
+
+
+def _decision_values(cp: CompiledProblem, decisions: list[list[tuple[int, int]]]) -> np.ndarray:
+    """Net true cost per unit of each order's priced decision (lower is more valuable to serve first)."""
+    unit = cp.unit_cost()
+    return np.array([sum(unit[a] * u for a, u in d) / max(1, sum(u for _, u in d)) for d in decisions])

@@ -1,0 +1,329 @@
+"""Exact per-order subproblems: the best decision for one order given prices and what is left.
+
+Branch and bound over the order's candidate packages, each taking one of its possible contents
+(patterns, priced exactly) or nothing. It is the real-time path for one order, the Lagrangian
+subproblem (with prices on stock and capacity) and the building block of sequential methods.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from solvers.mip import Patterns, arc_capacity, enumerate_patterns
+from solvers.problem import CompiledProblem, FloatArray, IntArray
+from solvers.solution import EPS, Solution, evaluate, violations
+
+#: Packages with more possible contents than this make an order too large for the search.
+ORDER_PATTERN_LIMIT = 4096
+#: Largest dynamic program (states x contents) solved per order.
+DP_WORK_LIMIT = 200_000
+
+
+@dataclass
+class _Search:
+    """State of the depth-first search for one order."""
+
+    options: list[list[tuple[float, list[tuple[int, int]]]]]  # per package: (cost, [(arc, units)])
+    now_node: list[int]  # node of each package if it ships now, else -1
+    line_of: dict[int, int]  # arc -> line
+    arc_rows: dict[int, list[int]]
+    row_left: dict[int, float]
+    need: dict[int, int]  # units still unassigned per line
+    split_cost: float
+    max_packages: int
+    all_or_nothing: bool
+    pk_left: dict[int, float]
+    units_left: dict[int, float]
+    rest_bound: list[dict[int, float]]  # per depth: best unit cost per line over packages from it on
+    best_cost: float = 0.0
+    best: list[tuple[int, int]] = field(default_factory=list)
+    chosen: list[tuple[int, int]] = field(default_factory=list)
+
+    def bound(self, depth: int, cost: float) -> float:
+        rest = self.rest_bound[depth]
+        return cost + sum(n * min(0.0, rest.get(line, 0.0)) for line, n in self.need.items())
+
+    def fits(self, depth: int, content: list[tuple[int, int]]) -> bool:
+        per_row: dict[int, int] = {}
+        units = 0
+        for arc, c in content:
+            if c > self.need[self.line_of[arc]]:
+                return False
+            units += c
+            for r in self.arc_rows[arc]:
+                per_row[r] = per_row.get(r, 0) + c
+        if any(self.row_left[r] < c for r, c in per_row.items()):
+            return False
+        n = self.now_node[depth]
+        return n < 0 or (self.pk_left[n] >= 1 and self.units_left[n] >= units)
+
+    def apply(self, depth: int, content: list[tuple[int, int]], sign: int) -> None:
+        units = 0
+        for arc, c in content:
+            self.need[self.line_of[arc]] -= sign * c
+            units += c
+            for r in self.arc_rows[arc]:
+                self.row_left[r] -= sign * c
+        n = self.now_node[depth]
+        if n >= 0:
+            self.pk_left[n] -= sign
+            self.units_left[n] -= sign * units
+
+    def run(self, depth: int, cost: float, opened: int) -> None:
+        if self.bound(depth, cost) >= self.best_cost - EPS:
+            return
+        complete = all(n == 0 for n in self.need.values())
+        if cost < self.best_cost - EPS and (not self.all_or_nothing or complete or not self.chosen):
+            self.best_cost, self.best = cost, list(self.chosen)
+        if depth == len(self.options) or complete:
+            return
+        if opened < self.max_packages:
+            extra = self.split_cost if opened >= 1 else 0.0
+            for pat_cost, content in self.options[depth]:
+                if self.fits(depth, content):
+                    self.apply(depth, content, +1)
+                    self.chosen.extend(content)
+                    self.run(depth + 1, cost + pat_cost + extra, opened + 1)
+                    del self.chosen[len(self.chosen) - len(content) :]
+                    self.apply(depth, content, -1)
+        self.run(depth + 1, cost, opened)
+
+
+class OrderSolver:
+    """Solves the per-order subproblems of one compiled problem exactly, one order at a time."""
+
+    def __init__(self, cp: CompiledProblem, limit: int = ORDER_PATTERN_LIMIT) -> None:
+        self.cp = cp
+        self.patterns: Patterns = enumerate_patterns(cp, arc_capacity(cp), limit=limit)
+        pat = self.patterns
+        self.pkg_ptr = np.r_[0, np.cumsum(np.bincount(cp.pkg_order, minlength=cp.n_orders))]
+        self.pat_ptr = np.r_[0, np.cumsum(np.bincount(pat.pat_pkg, minlength=cp.n_packages))]
+        self.entry_ptr = np.r_[0, np.cumsum(np.bincount(pat.entry_pat, minlength=len(pat.pat_pkg)))]
+        rows, arcs = cp.row_of_arcs()
+        by_arc = np.argsort(arcs, kind="stable")
+        self.arc_rows_flat = rows[by_arc]
+        self.arc_row_ptr = np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))]
+        self.line_ptr = np.r_[0, np.cumsum(np.bincount(cp.line_order, minlength=cp.n_orders))]
+        order_small = np.bincount(cp.pkg_order, weights=~pat.by_pattern, minlength=cp.n_orders) == 0
+        self.searchable: np.ndarray = order_small
+        self.arc_ptr = np.r_[0, np.cumsum(np.bincount(cp.pkg_order[cp.arc_pkg], minlength=cp.n_orders))]
+        self._contents: list[list[tuple[int, int]]] | None = None
+
+    def pattern_costs(self, arc_price: FloatArray | None = None, pkg_price: FloatArray | None = None) -> FloatArray:
+        """Cost of every pattern plus the prices of the units (per arc) and package (per package) it uses."""
+        pat = self.patterns
+        cost = pat.pat_cost.copy()
+        if arc_price is not None:
+            cost += np.bincount(pat.entry_pat, weights=pat.entry_units * arc_price[pat.entry_arc], minlength=len(cost))
+        if pkg_price is not None:
+            cost += pkg_price[pat.pat_pkg]
+        return cost
+
+    def contents(self, k: int) -> list[tuple[int, int]]:
+        """(arc, units) of pattern k."""
+        if self._contents is None:
+            pat = self.patterns
+            arcs, units = pat.entry_arc.tolist(), pat.entry_units.tolist()
+            ptr = self.entry_ptr.tolist()
+            self._contents = [
+                list(zip(arcs[ptr[i] : ptr[i + 1]], units[ptr[i] : ptr[i + 1]], strict=True))
+                for i in range(len(ptr) - 1)
+            ]
+        return self._contents[k]
+
+    def relaxed_work(self, o: int) -> float:
+        """Size of the dynamic program of `solve_relaxed` for order `o` (states x contents)."""
+        cp = self.cp
+        qty = cp.line_qty[int(self.line_ptr[o]) : int(self.line_ptr[o + 1])]
+        n_pkg = int(self.pkg_ptr[o + 1] - self.pkg_ptr[o])
+        n_pat = int(self.pat_ptr[self.pkg_ptr[o + 1]] - self.pat_ptr[self.pkg_ptr[o]])
+        opened = min(int(cp.order_max_packages[o]), n_pkg) + 1
+        return float(np.prod(qty + 1.0)) * opened * max(n_pat, 1)
+
+    def solve_relaxed(self, o: int, pat_cost: FloatArray) -> tuple[float, list[tuple[int, int]]]:
+        """Cheapest decision for order `o` ignoring supply rows and node capacity shared between its
+        own packages (each content still fits its arcs): exact by dynamic programming over packages,
+        with the units still needed per line and the packages opened as the state. Without those
+        shared limits it is a relaxation, so its cost is a valid lower bound for the order."""
+        cp = self.cp
+        lines = list(range(int(self.line_ptr[o]), int(self.line_ptr[o + 1])))
+        index = {line: i for i, line in enumerate(lines)}
+        start_need = tuple(int(cp.line_qty[line]) for line in lines)
+        max_pk = int(cp.order_max_packages[o])
+        split = float(cp.order_split_cost[o])
+        # state (need, opened) -> (cost, contents taken)
+        states: dict[tuple[tuple[int, ...], int], tuple[float, list[tuple[int, int]]]] = {(start_need, 0): (0.0, [])}
+        for p in range(int(self.pkg_ptr[o]), int(self.pkg_ptr[o + 1])):
+            moves = []
+            for k in range(int(self.pat_ptr[p]), int(self.pat_ptr[p + 1])):
+                content = self.contents(k)
+                take = [0] * len(lines)
+                for arc, u in content:
+                    take[index[int(cp.arc_line[arc])]] += u
+                moves.append((float(pat_cost[k]), take, content))
+            updated = dict(states)
+            for (need, opened), (cost, taken) in states.items():
+                if opened >= max_pk:
+                    continue
+                extra = split if opened >= 1 else 0.0
+                for c, take, content in moves:
+                    if any(t > n for t, n in zip(take, need, strict=True)):
+                        continue
+                    key = (tuple(n - t for n, t in zip(need, take, strict=True)), opened + 1)
+                    new_cost = cost + c + extra
+                    if key not in updated or new_cost < updated[key][0] - 1e-12:
+                        updated[key] = (new_cost, taken + content)
+            states = updated
+        done = tuple(0 for _ in lines)
+        final = [key for key in states if not cp.order_all_or_nothing[o] or key[0] in (done, start_need)]
+        cost, decision = min((states[key] for key in final), key=lambda v: v[0])
+        return (cost, decision) if cost < 0 else (0.0, [])
+
+    def solve(
+        self,
+        o: int,
+        pat_cost: FloatArray,
+        unit: FloatArray,
+        row_left: FloatArray,
+        pk_left: FloatArray,
+        units_left: FloatArray,
+    ) -> tuple[float, list[tuple[int, int]]]:
+        """Cheapest decision for order `o` as (cost, [(arc, units)]); cost is net of the unfilled penalty
+        (0: all unfilled). `pat_cost` and `unit` are the (priced) pattern and per-unit arc costs; the
+        decision stays within the supply per row and node capacity left."""
+        cp = self.cp
+        if not self.searchable[o]:
+            raise ValueError(f"order {o} has packages with more than {ORDER_PATTERN_LIMIT} possible contents")
+        pkgs = list(range(int(self.pkg_ptr[o]), int(self.pkg_ptr[o + 1])))
+        pat_ptr = self.pat_ptr
+        options = [
+            sorted(
+                ((float(pat_cost[k]), self.contents(k)) for k in range(int(pat_ptr[p]), int(pat_ptr[p + 1]))),
+                key=lambda t: t[0],
+            )
+            for p in pkgs
+        ]
+
+        # Most promising packages first: the cheapest cost per unit of their best content.
+        def promise(i: int) -> float:
+            return min((c / sum(u for _, u in ct) for c, ct in options[i]), default=0.0)
+
+        order = sorted(range(len(pkgs)), key=promise)
+        options = [options[i] for i in order]
+        pkgs = [pkgs[i] for i in order]
+        lo, hi = int(self.arc_ptr[o]), int(self.arc_ptr[o + 1])
+        arc_line = dict(zip(range(lo, hi), cp.arc_line[lo:hi].tolist(), strict=True))
+        ptr, flat = self.arc_row_ptr, self.arc_rows_flat
+        arc_rows = {a: flat[ptr[a] : ptr[a + 1]].tolist() for a in range(lo, hi)}
+        # Bound: every unit a content carries is charged the content's cost per unit, so the rest of an
+        # order costs at least, per line, its units times the cheapest such charge still available.
+        rest: list[dict[int, float]] = [{}]
+        acc: dict[int, float] = {}
+        for opts in reversed(options):
+            for c, content in opts:
+                charge = c / sum(u for _, u in content)
+                for arc, _ in content:
+                    line = arc_line[arc]
+                    if charge < acc.get(line, 0.0):
+                        acc[line] = charge
+            rest.append(dict(acc))
+        rest.reverse()
+        del unit  # the charge per unit above already includes every per-unit cost
+        search = _Search(
+            options=options,
+            now_node=[int(cp.pkg_node[p]) if cp.pkg_wait_days[p] == 0 else -1 for p in pkgs],
+            line_of=arc_line,
+            arc_rows=arc_rows,
+            row_left={r: float(row_left[r]) for rs in arc_rows.values() for r in rs},
+            need={line: int(cp.line_qty[line]) for line in range(int(self.line_ptr[o]), int(self.line_ptr[o + 1]))},
+            split_cost=float(cp.order_split_cost[o]),
+            max_packages=int(cp.order_max_packages[o]),
+            all_or_nothing=bool(cp.order_all_or_nothing[o]),
+            pk_left={int(cp.pkg_node[p]): float(pk_left[cp.pkg_node[p]]) for p in pkgs},
+            units_left={int(cp.pkg_node[p]): float(units_left[cp.pkg_node[p]]) for p in pkgs},
+            rest_bound=rest,
+        )
+        search.run(0, 0.0, 0)
+        return search.best_cost, search.best
+
+
+def take(
+    cp: CompiledProblem,
+    decision: list[tuple[int, int]],
+    x: IntArray,
+    row_left: FloatArray,
+    pk_left: FloatArray,
+    units_left: FloatArray,
+    arc_rows: tuple[IntArray, IntArray],
+) -> None:
+    """Write an order's decision into `x` and draw its units and packages from what is left."""
+    ptr, flat = arc_rows
+    pkgs_now: set[int] = set()
+    for arc, units in decision:
+        x[arc] += units
+        row_left[flat[ptr[arc] : ptr[arc + 1]]] -= units
+        p = int(cp.arc_pkg[arc])
+        if cp.pkg_wait_days[p] == 0:
+            units_left[cp.pkg_node[p]] -= units
+            pkgs_now.add(p)
+    for p in pkgs_now:
+        pk_left[cp.pkg_node[p]] -= 1
+
+
+def solve_single(cp: CompiledProblem) -> Solution:
+    """Exact allocation of a problem with one order (the real-time call)."""
+    start = time.perf_counter()
+    if cp.n_orders != 1:
+        raise ValueError(f"the single-order path takes one order, got {cp.n_orders}")
+    solver = OrderSolver(cp)
+    if not solver.searchable[0]:
+        raise ValueError("an order with this many possible package contents needs the MIP")
+    pat_cost = solver.pattern_costs()
+    x = np.zeros(cp.n_arcs, dtype=np.int64)
+    if solver.relaxed_work(0) <= DP_WORK_LIMIT:
+        # The relaxation's optimum is the order's optimum whenever it respects the shared limits too.
+        for arc, units in solver.solve_relaxed(0, pat_cost)[1]:
+            x[arc] += units
+    if not x.any() or violations(cp, x):
+        x[:] = 0
+        args = (cp.unit_cost(), cp.row_cap.astype(float), cp.node_max_packages, cp.node_max_units)
+        for arc, units in solver.solve(0, pat_cost, *args)[1]:
+            x[arc] += units
+    total = evaluate(cp, x).total
+    return Solution(
+        x=x, solver="single", status="optimal", objective=total, bound=total, runtime_s=time.perf_counter() - start
+    )
+
+
+def fits(
+    cp: CompiledProblem,
+    decision: list[tuple[int, int]],
+    row_left: FloatArray,
+    pk_left: FloatArray,
+    units_left: FloatArray,
+    arc_rows: tuple[IntArray, IntArray],
+) -> bool:
+    """Whether an order's decision fits the supply and node capacity left."""
+    ptr, flat = arc_rows
+    need_rows: dict[int, int] = {}
+    need_units: dict[int, int] = {}
+    pkgs_now: set[int] = set()
+    for arc, units in decision:
+        for r in flat[ptr[arc] : ptr[arc + 1]].tolist():
+            need_rows[r] = need_rows.get(r, 0) + units
+        p = int(cp.arc_pkg[arc])
+        if cp.pkg_wait_days[p] == 0:
+            n = int(cp.pkg_node[p])
+            need_units[n] = need_units.get(n, 0) + units
+            pkgs_now.add(p)
+    need_pk: dict[int, int] = {}
+    for p in pkgs_now:
+        need_pk[int(cp.pkg_node[p])] = need_pk.get(int(cp.pkg_node[p]), 0) + 1
+    return (
+        all(row_left[r] >= u for r, u in need_rows.items())
+        and all(units_left[n] >= u for n, u in need_units.items())
+        and all(pk_left[n] >= k for n, k in need_pk.items())
+    )

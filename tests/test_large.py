@@ -1,0 +1,134 @@
+"""The large-batch method and its certificate: a valid bound, a feasible answer, an honest verifier."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import solvers
+from routing_engine import AllocateOptions, allocate
+from routing_engine.compile import compile_problem
+from routing_engine.examples import example_problem
+from routing_engine.model import AllocationResult, Problem
+from routing_engine.verify import verify
+from solvers import solve, violations
+from solvers.certificate import lagrangian_bound
+from solvers.problem import Prices
+
+
+@pytest.fixture(scope="module")
+def problem() -> Problem:
+    return example_problem(orders=150, nodes=6, skus=40, seed=31, scarcity="short", cross_border_share=0.2)
+
+
+@pytest.fixture(scope="module")
+def optimum(problem: Problem) -> float:
+    sol = solve(compile_problem(problem).cp, "mip", time_limit_s=60)
+    assert sol.status == "optimal"
+    return sol.objective
+
+
+def test_large_method_answer_is_feasible_and_its_certified_bound_is_below_the_proven_optimum(
+    problem: Problem, optimum: float
+) -> None:
+    cp = compile_problem(problem).cp
+    sol = solve(cp, "large", time_limit_s=20)
+    assert violations(cp, sol.x) == []
+    assert sol.bound is not None
+    assert sol.prices is not None
+    assert sol.bound <= optimum * (1 + 1e-4) + 1e-6
+    assert sol.objective >= optimum * (1 - 1e-4) - 1e-6
+    assert lagrangian_bound(cp, sol.prices) == pytest.approx(sol.bound, rel=1e-9)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), scale=st.sampled_from([0.1, 1.0, 10.0]))
+def test_any_nonnegative_prices_certify_a_bound_no_higher_than_the_optimum(
+    problem: Problem, optimum: float, seed: int, scale: float
+) -> None:
+    cp = compile_problem(problem).cp
+    rng = np.random.default_rng(seed)
+    prices = Prices(
+        row=rng.exponential(scale, cp.n_rows) * (rng.random(cp.n_rows) < 0.5),
+        node_packages=rng.exponential(scale, cp.n_nodes),
+        node_units=rng.exponential(scale, cp.n_nodes),
+    )
+    bound = lagrangian_bound(cp, prices)
+    assert bound is not None
+    assert bound <= optimum + 1e-6
+
+
+def test_negative_prices_are_refused(problem: Problem) -> None:
+    cp = compile_problem(problem).cp
+    with pytest.raises(ValueError, match="nonnegative"):
+        lagrangian_bound(cp, Prices(row=-np.ones(cp.n_rows), node_packages=np.zeros(cp.n_nodes),
+                                    node_units=np.zeros(cp.n_nodes)))
+
+
+def test_a_short_deadline_still_gives_a_feasible_allocation_in_time() -> None:
+    cp = compile_problem(example_problem(orders=3000, nodes=20, skus=600, seed=5)).cp
+    start = time.perf_counter()
+    sol = solve(cp, "large", time_limit_s=5)
+    elapsed = time.perf_counter() - start
+    assert violations(cp, sol.x) == []
+    assert elapsed < 5 + 10  # the deadline, plus slack for a shared machine
+    assert sol.status in {"optimal", "feasible"}
+
+
+def test_auto_uses_the_large_method_above_the_mip_size(monkeypatch: pytest.MonkeyPatch, problem: Problem) -> None:
+    monkeypatch.setattr(solvers, "AUTO_MIP_MAX_ORDERS", 100)
+    assert solve(compile_problem(problem).cp, "auto", time_limit_s=10).solver == "large"
+
+
+def test_verify_accepts_a_genuine_result_and_recomputes_its_certified_bound(problem: Problem) -> None:
+    result = allocate(problem, AllocateOptions(solver="large", time_limit_s=20))
+    assert result.solver.certificate is not None
+    report = verify(problem, result)
+    assert report.ok, report.problems
+    assert report.bound == pytest.approx(result.solver.certificate.bound, rel=1e-9)
+    assert report.cost == pytest.approx(result.cost.total)
+
+
+def test_verify_accepts_mip_and_baseline_results(problem: Problem) -> None:
+    for solver in ("mip", "shopify-default"):
+        result = allocate(problem, AllocateOptions(solver=solver, time_limit_s=30))  # type: ignore[arg-type]
+        assert verify(problem, result).ok
+
+
+def tampered(result: AllocationResult, change: str) -> AllocationResult:
+    data = json.loads(result.model_dump_json())
+    if change == "cost":
+        data["cost"]["total"] -= 5
+    elif change == "bound":
+        data["solver"]["certificate"]["bound"] += 50
+        data["solver"]["bound"] += 50
+    elif change == "quantity":
+        data["packages"][0]["lines"][0]["quantity"] += 5
+    elif change == "node":
+        data["packages"][0]["node"] = "NOWHERE"
+    elif change == "unfilled":
+        data["unfilled"] = []
+    return AllocationResult.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("cost", "cost is"),
+        ("bound", "claims a bound"),
+        ("quantity", "more than ordered"),
+        ("node", "not a candidate"),
+        ("unfilled", "misreported"),
+    ],
+)
+def test_verify_rejects_a_tampered_result_and_says_what_is_wrong(problem: Problem, change: str, message: str) -> None:
+    result = allocate(problem, AllocateOptions(solver="large", time_limit_s=20))
+    assert result.unfilled  # the short-stock example leaves something unfilled
+    report = verify(problem, tampered(result, change))
+    assert not report.ok
+    assert any(message in p for p in report.problems), report.problems
