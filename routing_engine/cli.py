@@ -136,7 +136,7 @@ def verify_cmd(
 
 @app.command()
 def example(
-    orders: Annotated[int, typer.Option(min=1, help="Open orders.")] = 200,
+    orders: Annotated[int, typer.Option(min=0, help="Open orders (0: a network file for the service).")] = 200,
     nodes: Annotated[int, typer.Option(min=1, max=100, help="Stock nodes.")] = 8,
     skus: Annotated[int, typer.Option(min=1, help="SKUs.")] = 50,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -186,6 +186,31 @@ def serve(
     if db is not None:
         os.environ["ROUTING_ENGINE_DATABASE_URL"] = db
     uvicorn.run("routing_engine.api.main:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@app.command()
+def bench(
+    profile: Annotated[str, typer.Option(help="Benchmark profile: ci, provable or large.")] = "ci",
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="One deadline for every instance (default: the profile's).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default benchmarks/results/PROFILE).")] = None,
+) -> None:
+    """Run the benchmark harness of a source checkout (benchmarks/) and write its results."""
+    import sys
+
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "benchmarks" / "harness.py").is_file() and str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))  # benchmarks/ ships with the source, not with the package
+    try:
+        from benchmarks.harness import PROFILES, run_and_report
+    except ModuleNotFoundError:
+        raise _fail("bench needs a source checkout of routing-engine (its benchmarks/ folder)") from None
+    if profile not in PROFILES:
+        raise _fail(f"--profile: {profile!r} is not one of {', '.join(sorted(PROFILES))}")
+    code = run_and_report(profile, out, time_limit_s=time_limit)
+    if code:
+        raise typer.Exit(code)
 
 
 if __name__ == "__main__":

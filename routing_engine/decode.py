@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -36,32 +37,50 @@ def _breakdown(values: dict[str, float]) -> CostBreakdown:
 
 
 def _inbound_fifo(c: Compiled, x: np.ndarray) -> dict[int, list[tuple[str | None, int]]]:
-    """Which supply each arc draws on: stock first, then inbound by ETA, packages in date order."""
+    """Which supply each arc draws on: packages in date order, stock first, then inbound by ETA.
+
+    A channel with a buffer at a node never draws more of its stock than available minus the buffer;
+    within a date those channels draw first, as they have the least room.
+    """
     cp, p = c.cp, c.problem
     node_ix = {n.id: i for i, n in enumerate(p.nodes)}
     sku_ix = {s.id: i for i, s in enumerate(p.skus)}
     k_count = len(p.skus)
-    pools: dict[int, list[list]] = defaultdict(list)  # (node, sku) -> [[inbound id or None, wait, units]]
+    pools: dict[int, list[list[Any]]] = defaultdict(list)  # (node, sku) -> [[inbound id or None, wait, units]]
+    limit: dict[tuple[int, str], int] = {}  # (node, sku), channel -> stock that channel may still draw
     for s in p.stock:
-        pools[node_ix[s.node] * k_count + sku_ix[s.sku]].append([None, 0, s.available])
+        key = node_ix[s.node] * k_count + sku_ix[s.sku]
+        pools[key].append([None, 0, s.available])
+        for channel, withheld in s.channel_buffers.items():
+            limit[(key, channel)] = max(0, s.available - withheld)
     for i in sorted(p.inbound, key=lambda i: (i.eta, i.id)):
         wait = max(1, (i.eta - p.as_of).days)
         pools[node_ix[i.node] * k_count + sku_ix[i.sku]].append([i.id, wait, i.quantity])
     used = np.flatnonzero(x > 0)
-    used = used[np.argsort(cp.pkg_wait_days[cp.arc_pkg[used]], kind="stable")]
+    channel_of = [p.orders[int(cp.line_order[cp.arc_line[a]])].channel for a in used.tolist()]
+    arc_key = cp.pkg_node[cp.arc_pkg[used]] * k_count + c.line_sku[cp.arc_line[used]]
+    buffered = np.array([(int(k), ch) in limit for k, ch in zip(arc_key, channel_of, strict=True)], dtype=bool)
+    order = np.lexsort((~buffered, cp.pkg_wait_days[cp.arc_pkg[used]]))
     draws: dict[int, list[tuple[str | None, int]]] = {}
-    for arc in used.tolist():
+    for idx in order.tolist():
+        arc = int(used[idx])
         pkg = cp.arc_pkg[arc]
-        key = int(cp.pkg_node[pkg]) * k_count + int(c.line_sku[cp.arc_line[arc]])
+        key, channel = int(arc_key[idx]), channel_of[idx]
         need, got = int(x[arc]), []
         for entry in pools[key]:
             if need == 0:
                 break
-            if entry[1] <= cp.pkg_wait_days[pkg] and entry[2] > 0:
-                q = min(need, entry[2])
-                entry[2] -= q
-                need -= q
-                got.append((entry[0], q))
+            if entry[1] > cp.pkg_wait_days[pkg] or entry[2] <= 0:
+                continue
+            room = entry[2] if entry[0] is not None else min(entry[2], limit.get((key, channel), entry[2]))
+            q = min(need, room)
+            if q <= 0:
+                continue
+            entry[2] -= q
+            need -= q
+            if entry[0] is None and (key, channel) in limit:
+                limit[(key, channel)] -= q
+            got.append((entry[0], q))
         draws[arc] = got
     return draws
 

@@ -56,8 +56,21 @@ def lagrangian_pass(
     cheapest = np.zeros(cp.n_lines)
     np.minimum.at(cheapest, cp.arc_line, unit)
     weak = np.bincount(cp.line_order, weights=cheapest * cp.line_qty, minlength=cp.n_orders)
-    decisions: list[list[tuple[int, int]]] = []
-    for o in range(cp.n_orders):
+    decisions: list[list[tuple[int, int]]] = [[] for _ in range(cp.n_orders)]
+    # Orders of one unit choose their cheapest package or nothing: vectorised.
+    pat = solver.patterns
+    single = solver.single_unit
+    pat_order = cp.pkg_order[pat.pat_pkg]
+    mine = np.flatnonzero(single[pat_order])
+    best_single = np.zeros(cp.n_orders)
+    np.minimum.at(best_single, pat_order[mine], pat_cost[mine])
+    total += float(best_single[single].sum())
+    chosen = mine[pat_cost[mine] <= best_single[pat_order[mine]] + 1e-12]
+    chosen = chosen[pat_cost[chosen] < 0]
+    for k, o in zip(chosen.tolist(), pat_order[chosen].tolist(), strict=True):
+        if not decisions[o]:
+            decisions[o] = [(int(pat.entry_arc[solver.entry_ptr[k]]), 1)]
+    for o in np.flatnonzero(~single).tolist():
         if deadline is not None and o % 256 == 0 and time.perf_counter() > deadline:
             return None
         if solver.searchable[o] and solver.relaxed_work(o) <= DP_WORK_LIMIT:
@@ -65,5 +78,5 @@ def lagrangian_pass(
         else:
             best, decision = float(weak[o]), []
         total += min(0.0, best)
-        decisions.append(decision)
+        decisions[o] = decision
     return total, decisions

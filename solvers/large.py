@@ -15,8 +15,8 @@ import numpy as np
 
 from solvers.baselines import BASELINES
 from solvers.certificate import lagrangian_pass
-from solvers.mip import lp_prices, solve_mip
-from solvers.orders import OrderSolver, fits, take
+from solvers.mip import Relaxation, lp_prices, solve_mip
+from solvers.orders import OrderSolver, take
 from solvers.problem import BoolArray, CompiledProblem, IntArray, restrict
 from solvers.solution import EPS, Solution, evaluate
 
@@ -47,30 +47,31 @@ def _rank_within(score: np.ndarray, group: IntArray, n_groups: int) -> IntArray:
     return rank
 
 
-def price_guided(
+def lp_rounding(
     cp: CompiledProblem,
     solver: OrderSolver,
-    decisions: list[list[tuple[int, int]]],
-    values: np.ndarray,
+    sub: CompiledProblem,
+    arc_of: IntArray,
+    relaxation: Relaxation,
     deadline: float,
 ) -> IntArray:
-    """Take each order's priced decision, most valuable first, while stock lasts; re-solve the rest on
-    what is left at true cost until `deadline` (perf_counter); orders not reached stay unfilled."""
+    """Keep the orders the LP decides integrally (they fit together), then serve the others one by one,
+    exactly, on what is left, until `deadline` (perf_counter); orders not reached stay unfilled."""
     rows, arcs = cp.row_of_arcs()
     by_arc = np.argsort(arcs, kind="stable")
     arc_rows = (np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))], rows[by_arc])
     row_left = cp.row_cap.astype(float)
     pk_left, units_left = cp.node_max_packages.copy(), cp.node_max_units.copy()
     x = np.zeros(cp.n_arcs, dtype=np.int64)
-    deferred = []
-    for o in np.argsort(values, kind="stable").tolist():
-        decision = decisions[o]
-        if decision and fits(cp, decision, row_left, pk_left, units_left, arc_rows):
-            take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
-        else:
-            deferred.append(o)
+    keep = relaxation.integral_order[sub.line_order[sub.arc_line]]
+    units = np.rint(relaxation.x).astype(np.int64)
+    decided = [(int(arc_of[a]), int(units[a])) for a in np.flatnonzero(keep & (units > 0))]
+    take(cp, decided, x, row_left, pk_left, units_left, arc_rows)
     pat_cost, unit = solver.pattern_costs(), cp.unit_cost()
-    for o in deferred:
+    # The rest, most constrained first: those with the fewest candidate packages.
+    rest = np.flatnonzero(~relaxation.integral_order)
+    rest = rest[np.argsort((solver.pkg_ptr[rest + 1] - solver.pkg_ptr[rest]), kind="stable")]
+    for o in rest.tolist():
         if time.perf_counter() > deadline:
             break
         if solver.searchable[o]:
@@ -92,32 +93,30 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
     x_best, cost_best = baseline.x, baseline.objective
     solver = OrderSolver(cp)
     keep = promising(cp)
-    bound, prices, decisions, values = -np.inf, None, None, None
-    # Prices: the LP over the kept candidates, grown with what the priced orders ask for.
+    bound, prices = -np.inf, None
+    # Prices: the LP over the kept candidates, grown with what the priced orders ask for; each LP's
+    # integral part, completed order by order on what is left, is an allocation.
     for _ in range(3):
         if left() < 0.5 * time_limit_s:
             break
-        sub, _ = restrict(cp, keep)
-        priced = lp_prices(sub, time_limit_s=0.4 * left())
-        if priced is None:
+        sub, arc_of = restrict(cp, keep)
+        lp = lp_prices(sub, time_limit_s=0.4 * left())
+        if lp is None:
             break
-        passed = lagrangian_pass(cp, priced[0], solver, deadline=deadline)
+        x = lp_rounding(cp, solver, sub, arc_of, lp, deadline)
+        cost = evaluate(cp, x).total
+        if cost < cost_best - EPS:
+            x_best, cost_best = x, cost
+        passed = lagrangian_pass(cp, lp.prices, solver, deadline=deadline)
         if passed is None:
             break
         if passed[0] > bound:
-            bound, prices = passed[0], priced[0]
-            decisions = passed[1]
-            values = _decision_values(cp, decisions)
+            bound, prices = passed[0], lp.prices
         wanted = np.zeros(cp.n_packages, bool)
         wanted[[cp.arc_pkg[a] for d in passed[1] for a, _ in d]] = True
         if not (wanted & ~keep).any():
             break
         keep |= wanted
-    if decisions is not None and values is not None and left() > 0:
-        x = price_guided(cp, solver, decisions, values, deadline)
-        cost = evaluate(cp, x).total
-        if cost < cost_best - EPS:
-            x_best, cost_best = x, cost
     if left() > 1.0:
         keep[cp.arc_pkg[x_best > 0]] = True
         sub, arc_of = restrict(cp, keep)
@@ -142,9 +141,3 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
         seed=seed,
         prices=prices if certified else None,
     )
-
-
-def _decision_values(cp: CompiledProblem, decisions: list[list[tuple[int, int]]]) -> np.ndarray:
-    """Net true cost per unit of each order's priced decision (lower is more valuable to serve first)."""
-    unit = cp.unit_cost()
-    return np.array([sum(unit[a] * u for a, u in d) / max(1, sum(u for _, u in d)) for d in decisions])

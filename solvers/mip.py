@@ -485,8 +485,18 @@ def solve_mip(
     )
 
 
-def lp_prices(cp: CompiledProblem, time_limit_s: float = 60.0) -> tuple[Prices, float] | None:
-    """Dual prices of the coupling rows in the LP relaxation, and its value (None if not solved in time)."""
+@dataclass(frozen=True, eq=False)
+class Relaxation:
+    """The LP relaxation's value, the dual prices of its coupling rows, and its units per arc."""
+
+    value: float
+    prices: Prices
+    x: FloatArray  # [A] units per arc, possibly fractional
+    integral_order: BoolArray  # [O] the order's LP decision is integral
+
+
+def lp_prices(cp: CompiledProblem, time_limit_s: float = 60.0) -> Relaxation | None:
+    """Solve the LP relaxation (None if not solved in time)."""
     proto, layout = build(cp)
     for i in range(len(proto.variables.integers)):
         proto.variables.integers[i] = False
@@ -508,4 +518,14 @@ def lp_prices(cp: CompiledProblem, time_limit_s: float = 60.0) -> tuple[Prices, 
         node_packages=by_node(layout.node_rows["packages"]),
         node_units=by_node(layout.node_rows["units"]),
     )
-    return prices, float(result.objective_value())
+    primal = result.to_proto().solutions[0].primal_solution.variable_values
+    full = np.zeros(layout.n_vars)
+    full[np.asarray(primal.ids, dtype=np.int64)] = np.asarray(primal.values)
+    x = layout.x_of_cols @ full
+    frac_arc = np.abs(x - np.rint(x)) > 1e-6
+    w = full[layout.w]
+    frac_pat = np.abs(w - np.rint(w)) > 1e-6
+    fractional = np.zeros(cp.n_orders, bool)
+    fractional[cp.line_order[cp.arc_line[frac_arc]]] = True
+    fractional[cp.pkg_order[layout.patterns.pat_pkg[frac_pat]]] = True
+    return Relaxation(float(result.objective_value()), prices, x, ~fractional)

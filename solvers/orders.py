@@ -111,6 +111,10 @@ class OrderSolver:
         self.searchable: np.ndarray = order_small
         self.arc_ptr = np.r_[0, np.cumsum(np.bincount(cp.pkg_order[cp.arc_pkg], minlength=cp.n_orders))]
         self._contents: list[list[tuple[int, int]]] | None = None
+        lines_per_order = np.bincount(cp.line_order, minlength=cp.n_orders)
+        units_per_order = np.bincount(cp.line_order, weights=cp.line_qty, minlength=cp.n_orders)
+        #: Orders of a single unit: each package has one content (that unit) at most.
+        self.single_unit: np.ndarray = (lines_per_order == 1) & (units_per_order == 1)
 
     def pattern_costs(self, arc_price: FloatArray | None = None, pkg_price: FloatArray | None = None) -> FloatArray:
         """Cost of every pattern plus the prices of the units (per arc) and package (per package) it uses."""

@@ -1,0 +1,591 @@
+"""Allocate on live stock and hold what was decided, atomically; then confirm, release, reject, ship, expire.
+
+Why it never oversells. The solver runs outside any transaction, on a snapshot. Its decision is then
+held in ONE write transaction by conditional updates, one per stock row (and per inbound row),
+
+    UPDATE stock SET reserved = reserved + :q
+     WHERE node = :node AND sku = :sku AND on_hand - reserved - safety_stock >= :need
+
+each of which must change exactly one row. The condition is evaluated by the database on the row's
+current, committed value at the moment the row is written, not on the snapshot:
+- SQLite has a single writer. A write transaction starts with BEGIN IMMEDIATE, which takes the database
+  write lock before its first statement, so no other write can interleave between the check and the
+  increment, nor anywhere in the transaction.
+- PostgreSQL (READ COMMITTED) locks the row when UPDATE reaches it; a concurrent UPDATE of the same row
+  waits for that transaction to end and then re-evaluates the WHERE clause on the newest committed
+  version of the row (EvalPlanQual). Two holds therefore cannot both pass the check on the same units.
+So `reserved` never exceeds `on_hand - safety_stock` through a hold. If any update changes no row (the
+units went to someone else since the snapshot), the exception rolls the whole transaction back, nothing
+is held, and the allocation is solved again on fresh stock, up to `Ledger.hold_attempts` times (then
+`StockConflict`, HTTP 409). Rows are updated in a fixed order (inbound by id, then stock by node and
+SKU; an allocation's own row before its holds) so concurrent writers do not deadlock; a deadlock or lock
+timeout that happens anyway is retried by `transact`. State changes of an allocation are conditional on
+its status as well, so an expiry sweep racing a release frees the units once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from routing_engine.allocate import AllocateOptions, allocate
+from routing_engine.errors import UnknownNode
+from routing_engine.ledger import journal, schema
+from routing_engine.ledger.context import Ledger
+from routing_engine.ledger.db import reading, transact
+from routing_engine.ledger.errors import (
+    IdempotencyKeyReused,
+    InvalidTransition,
+    NotReceived,
+    StockConflict,
+    UnknownAllocation,
+)
+from routing_engine.ledger.records import ACTIVE, AllocationRecord, AllocationStatus, HoldRecord, JournalKind
+from routing_engine.ledger.stock import Snapshot, snapshot
+from routing_engine.ledger.stock import nodes as stock_nodes
+from routing_engine.model import AllocationResult, Order, Problem
+
+#: Most due allocations one sweep expires (the next write sweeps the rest).
+SWEEP_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class _Hold:
+    """Units to hold for one line at one node, from stock (inbound None) or from an inbound."""
+
+    order: str
+    line: str
+    node: str
+    sku: str
+    inbound: str | None
+    quantity: int
+
+
+class _Lost(Exception):
+    """A conditional update changed no row: the units were taken since the snapshot."""
+
+    def __init__(self, node: str, sku: str) -> None:
+        super().__init__(f"{node}/{sku}")
+        self.node = node
+        self.sku = sku
+
+
+# ------------------------------------------------------------------------------------ allocate
+
+
+def request_hash(orders: Sequence[Order]) -> str:
+    text = json.dumps([o.model_dump(mode="json") for o in orders], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _problem(ledger: Ledger, snap: Snapshot, orders: Sequence[Order], exclude: set[str]) -> Problem:
+    """The network plus live stock and the request's orders; excluded nodes keep no stock or inbound."""
+    return ledger.network.model_copy(
+        update={
+            "as_of": ledger.clock().date(),
+            "nodes": snap.nodes,
+            "skus": snap.skus,
+            "stock": [s for s in snap.stock if s.node not in exclude],
+            "inbound": [i for i in snap.inbound if i.node not in exclude],
+            "orders": list(orders),
+        }
+    )
+
+
+def _holds_of(result: AllocationResult) -> list[_Hold]:
+    holds = []
+    for package in result.packages:
+        for line in package.lines:
+            if line.from_stock:
+                holds.append(_Hold(package.order, line.line, package.node, line.sku, None, line.from_stock))
+            for use in line.from_inbound:
+                holds.append(_Hold(package.order, line.line, package.node, line.sku, use.inbound, use.quantity))
+    return holds
+
+
+def _solve(
+    ledger: Ledger, orders: Sequence[Order], exclude: set[str]
+) -> tuple[AllocationResult, list[_Hold], Snapshot]:
+    snap = snapshot(ledger.engine, {line.sku for order in orders for line in order.lines})
+    options: AllocateOptions = ledger.single if len(orders) == 1 else ledger.batch
+    result = allocate(_problem(ledger, snap, orders, exclude), options)
+    return result, _holds_of(result), snap
+
+
+def _take(conn: Connection, holds: Sequence[_Hold], orders: Sequence[Order], snap: Snapshot) -> None:
+    """Reserve every unit of `holds` or raise `_Lost`; inbound rows first, then stock, each in key order.
+
+    A stock row must keep, after the hold, the units its channel buffers withhold from the channels of
+    these orders: for each buffered channel c, q_c + buffer_c <= available, and in total q <= available.
+    """
+    channel = {o.id: o.channel for o in orders}
+    buffers = {(s.node, s.sku): s.channel_buffers for s in snap.stock}
+    on_inbound: dict[str, int] = defaultdict(int)
+    on_stock: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    where = {}
+    for h in holds:
+        if h.inbound is None:
+            on_stock[(h.node, h.sku)][channel[h.order]] += h.quantity
+        else:
+            on_inbound[h.inbound] += h.quantity
+            where[h.inbound] = (h.node, h.sku)
+    i, s = schema.inbound, schema.stock
+    for inbound_id in sorted(on_inbound):
+        q = on_inbound[inbound_id]
+        done = conn.execute(
+            update(i)
+            .where(i.c.id == inbound_id, i.c.status == "open", i.c.quantity - i.c.reserved >= q)
+            .values(reserved=i.c.reserved + q)
+        )
+        if done.rowcount != 1:
+            raise _Lost(*where[inbound_id])
+    for node, sku in sorted(on_stock):
+        by_channel = on_stock[(node, sku)]
+        q = sum(by_channel.values())
+        withheld = buffers.get((node, sku), {})
+        need = max([q, *(units + withheld.get(ch, 0) for ch, units in by_channel.items())])
+        done = conn.execute(
+            update(s)
+            .where(s.c.node == node, s.c.sku == sku, s.c.on_hand - s.c.reserved - s.c.safety_stock >= need)
+            .values(reserved=s.c.reserved + q)
+        )
+        if done.rowcount != 1:
+            raise _Lost(node, sku)
+
+
+def _record_holds(
+    conn: Connection, allocation_id: str, holds: Sequence[_Hold], status: AllocationStatus, ledger: Ledger
+) -> None:
+    now = ledger.clock()
+    if holds:
+        conn.execute(
+            insert(schema.reservations),
+            [
+                {
+                    "allocation_id": allocation_id,
+                    "order_id": h.order,
+                    "line_id": h.line,
+                    "node": h.node,
+                    "sku": h.sku,
+                    "inbound": h.inbound,
+                    "quantity": h.quantity,
+                    "status": status,
+                    "created_at": now,
+                }
+                for h in holds
+            ],
+        )
+    journal.append(
+        conn,
+        [
+            journal.entry(now, "reservation", h.node, h.sku, reserved=h.quantity, inbound=h.inbound, ref=allocation_id)
+            for h in holds
+        ],
+    )
+
+
+def _by_key(engine: Engine, key: str) -> AllocationRecord | None:
+    a = schema.allocations
+    with reading(engine) as conn:
+        allocation_id = conn.execute(select(a.c.id).where(a.c.idempotency_key == key)).scalar_one_or_none()
+        return None if allocation_id is None else _load(conn, allocation_id)
+
+
+def _replay(engine: Engine, key: str, digest: str) -> AllocationRecord | None:
+    """The allocation an earlier call with this key made, if any; a different request is an error."""
+    a = schema.allocations
+    with reading(engine) as conn:
+        row = conn.execute(select(a.c.id, a.c.request_hash).where(a.c.idempotency_key == key)).one_or_none()
+        if row is None:
+            return None
+        if row.request_hash != digest:
+            raise IdempotencyKeyReused(key)
+        return _load(conn, row.id)
+
+
+def _hold_new(
+    conn: Connection,
+    ledger: Ledger,
+    allocation_id: str,
+    key: str | None,
+    digest: str,
+    orders: Sequence[Order],
+    solved: tuple[AllocationResult, list[_Hold], Snapshot],
+) -> AllocationRecord:
+    result, holds, snap = solved
+    _take(conn, holds, orders, snap)
+    now = ledger.clock()
+    conn.execute(
+        insert(schema.allocations).values(
+            id=allocation_id,
+            idempotency_key=key,
+            request_hash=digest,
+            orders=[o.model_dump(mode="json") for o in orders],
+            results=[result.model_dump(mode="json")],
+            rejected_nodes=[],
+            status="held",
+            created_at=now,
+            expires_at=now + ledger.hold_ttl,
+        )
+    )
+    _record_holds(conn, allocation_id, holds, "held", ledger)
+    return _load(conn, allocation_id)
+
+
+def _backoff(attempt: int) -> None:
+    """A short random pause before trying again, so racing callers spread out."""
+    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+
+
+def allocate_and_hold(
+    ledger: Ledger, orders: Sequence[Order], *, idempotency_key: str | None = None
+) -> tuple[AllocationRecord, bool]:
+    """Allocate `orders` jointly on live stock and hold every unit decided, or nothing.
+
+    Returns the allocation and whether it is a replay: a call with an `idempotency_key` already used
+    for the same orders returns that allocation and holds nothing more. Raises `ProblemError` on bad
+    input (nothing held), `IdempotencyKeyReused`, or `StockConflict` when every attempt lost a race.
+    """
+    digest = request_hash(orders)
+    if idempotency_key is not None and (earlier := _replay(ledger.engine, idempotency_key, digest)):
+        return earlier, True
+    expire_due(ledger)
+    lost = _Lost("", "")
+    for attempt in range(ledger.hold_attempts):
+        solved = _solve(ledger, orders, set())
+        allocation_id = "al_" + secrets.token_hex(10)
+        work = partial(
+            _hold_new,
+            ledger=ledger,
+            allocation_id=allocation_id,
+            key=idempotency_key,
+            digest=digest,
+            orders=orders,
+            solved=solved,
+        )
+        try:
+            return transact(ledger.engine, work), False
+        except _Lost as exc:
+            lost = exc
+            _backoff(attempt)
+        except IntegrityError:
+            # A concurrent call with the same key committed first: answer with its allocation.
+            if idempotency_key is not None and (earlier := _replay(ledger.engine, idempotency_key, digest)):
+                return earlier, True
+            raise
+    raise StockConflict(ledger.hold_attempts, lost.node, lost.sku)
+
+
+# ------------------------------------------------------------------------------------------ read
+
+
+def _load(conn: Connection, allocation_id: str) -> AllocationRecord:
+    a, r = schema.allocations, schema.reservations
+    row = conn.execute(select(a).where(a.c.id == allocation_id)).mappings().one_or_none()
+    if row is None:
+        raise UnknownAllocation(allocation_id)
+    holds = conn.execute(select(r).where(r.c.allocation_id == allocation_id).order_by(r.c.id)).mappings().all()
+    return AllocationRecord(
+        id=row.id,
+        status=row.status,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        orders=row.orders,
+        results=row.results,
+        rejected_nodes=row.rejected_nodes,
+        holds=[
+            HoldRecord(
+                id=h.id,
+                order=h.order_id,
+                line=h.line_id,
+                node=h.node,
+                sku=h.sku,
+                inbound=h.inbound,
+                quantity=h.quantity,
+                status=h.status,
+            )
+            for h in holds
+        ],
+    )
+
+
+def get(ledger: Ledger, allocation_id: str) -> AllocationRecord:
+    with reading(ledger.engine) as conn:
+        return _load(conn, allocation_id)
+
+
+# --------------------------------------------------------------------------------- transitions
+
+
+def _lock(conn: Connection, allocation_id: str) -> RowMapping:
+    """The allocation's row, locked until commit (PostgreSQL; SQLite's write lock already covers it)."""
+    a = schema.allocations
+    row = conn.execute(select(a).where(a.c.id == allocation_id).with_for_update()).mappings().one_or_none()
+    if row is None:
+        raise UnknownAllocation(allocation_id)
+    return row
+
+
+def _free(
+    conn: Connection,
+    allocation_id: str,
+    hold_ids: Sequence[int] | None,
+    to: AllocationStatus,
+    kind: JournalKind,
+    ledger: Ledger,
+) -> None:
+    """Move active holds (all of the allocation's, or `hold_ids`) to `to` and return their units.
+
+    A hold on an inbound that has been received since counts against stock.
+    """
+    r, i, s = schema.reservations, schema.inbound, schema.stock
+    query = select(r).where(r.c.allocation_id == allocation_id, r.c.status.in_(ACTIVE)).order_by(r.c.id)
+    if hold_ids is not None:
+        query = query.where(r.c.id.in_(hold_ids))
+    holds = conn.execute(query.with_for_update()).mappings().all()
+    if not holds:
+        return
+    conn.execute(update(r).where(r.c.id.in_([h.id for h in holds])).values(status=to))
+    inbound_ids = sorted({h.inbound for h in holds if h.inbound is not None})
+    open_inbound = set(
+        conn.execute(
+            select(i.c.id).where(i.c.id.in_(inbound_ids), i.c.status == "open").order_by(i.c.id).with_for_update()
+        ).scalars()
+    )
+    on_inbound: dict[str, int] = defaultdict(int)
+    on_stock: dict[tuple[str, str], int] = defaultdict(int)
+    now, moves = ledger.clock(), []
+    for h in holds:
+        from_inbound = h.inbound in open_inbound
+        if from_inbound:
+            on_inbound[h.inbound] += h.quantity
+        else:
+            on_stock[(h.node, h.sku)] += h.quantity
+        moves.append(
+            journal.entry(
+                now,
+                kind,
+                h.node,
+                h.sku,
+                reserved=-h.quantity,
+                inbound=h.inbound if from_inbound else None,
+                ref=allocation_id,
+            )
+        )
+    for inbound_id in sorted(on_inbound):
+        conn.execute(update(i).where(i.c.id == inbound_id).values(reserved=i.c.reserved - on_inbound[inbound_id]))
+    for node, sku in sorted(on_stock):
+        q = on_stock[(node, sku)]
+        conn.execute(update(s).where(s.c.node == node, s.c.sku == sku).values(reserved=s.c.reserved - q))
+    journal.append(conn, moves)
+
+
+def _set_status(conn: Connection, allocation_id: str, status: AllocationStatus, **values: Any) -> None:
+    a = schema.allocations
+    conn.execute(update(a).where(a.c.id == allocation_id).values(status=status, **values))
+
+
+def expire_due(ledger: Ledger) -> int:
+    """Expire held allocations whose TTL has passed and return their units; how many were expired."""
+    a = schema.allocations
+    now = ledger.clock()
+    with reading(ledger.engine) as conn:
+        due = (
+            conn.execute(
+                select(a.c.id).where(a.c.status == "held", a.c.expires_at <= now).order_by(a.c.id).limit(SWEEP_LIMIT)
+            )
+            .scalars()
+            .all()
+        )
+
+    return sum(transact(ledger.engine, partial(_expire, ledger=ledger, allocation_id=x, now=now)) for x in due)
+
+
+def _expire(conn: Connection, ledger: Ledger, allocation_id: str, now: dt.datetime) -> int:
+    row = _lock(conn, allocation_id)
+    if row.status != "held" or row.expires_at > now:
+        return 0  # confirmed, released or expired by another writer meanwhile
+    _free(conn, allocation_id, None, "expired", "expiry", ledger)
+    _set_status(conn, allocation_id, "expired")
+    return 1
+
+
+def confirm(ledger: Ledger, allocation_id: str) -> AllocationRecord:
+    """The order was placed: its holds no longer expire. Confirming twice is harmless."""
+    expire_due(ledger)
+
+    def work(conn: Connection) -> AllocationRecord:
+        row = _lock(conn, allocation_id)
+        if row.status == "confirmed":
+            return _load(conn, allocation_id)
+        if row.status != "held" or row.expires_at <= ledger.clock():
+            raise InvalidTransition(allocation_id, "expired" if row.status == "held" else row.status, "confirmed")
+        r = schema.reservations
+        holds = conn.execute(select(r).where(r.c.allocation_id == allocation_id, r.c.status == "held")).mappings().all()
+        conn.execute(update(r).where(r.c.id.in_([h.id for h in holds])).values(status="confirmed"))
+        now = ledger.clock()
+        journal.append(
+            conn,
+            [journal.entry(now, "confirmation", h.node, h.sku, inbound=h.inbound, ref=allocation_id) for h in holds],
+        )
+        _set_status(conn, allocation_id, "confirmed", expires_at=None)
+        return _load(conn, allocation_id)
+
+    return transact(ledger.engine, work)
+
+
+def release(ledger: Ledger, allocation_id: str) -> AllocationRecord:
+    """Give every held unit back (the order was cancelled). Releasing twice, or after expiry, is harmless."""
+    expire_due(ledger)
+
+    def work(conn: Connection) -> AllocationRecord:
+        row = _lock(conn, allocation_id)
+        if row.status in ("released", "expired"):
+            return _load(conn, allocation_id)
+        if row.status not in ACTIVE:
+            raise InvalidTransition(allocation_id, row.status, "released")
+        _free(conn, allocation_id, None, "released", "release", ledger)
+        _set_status(conn, allocation_id, "released", expires_at=None)
+        return _load(conn, allocation_id)
+
+    return transact(ledger.engine, work)
+
+
+def ship(ledger: Ledger, allocation_id: str) -> AllocationRecord:
+    """A confirmed allocation left its nodes: its units leave on-hand stock and are no longer reserved."""
+    expire_due(ledger)
+
+    def work(conn: Connection) -> AllocationRecord:
+        row = _lock(conn, allocation_id)
+        if row.status == "shipped":
+            return _load(conn, allocation_id)
+        if row.status != "confirmed":
+            raise InvalidTransition(allocation_id, row.status, "shipped (confirm it first)")
+        r, i, s = schema.reservations, schema.inbound, schema.stock
+        holds = (
+            conn.execute(
+                select(r).where(r.c.allocation_id == allocation_id, r.c.status == "confirmed").order_by(r.c.id)
+            )
+            .mappings()
+            .all()
+        )
+        inbound_ids = sorted({h.inbound for h in holds if h.inbound is not None})
+        for inbound_id in conn.execute(
+            select(i.c.id).where(i.c.id.in_(inbound_ids), i.c.status == "open").order_by(i.c.id)
+        ).scalars():
+            raise NotReceived(inbound_id)
+        conn.execute(update(r).where(r.c.id.in_([h.id for h in holds])).values(status="shipped"))
+        units: dict[tuple[str, str], int] = defaultdict(int)
+        for h in holds:
+            units[(h.node, h.sku)] += h.quantity
+        for node, sku in sorted(units):
+            q = units[(node, sku)]
+            conn.execute(
+                update(s)
+                .where(s.c.node == node, s.c.sku == sku)
+                .values(on_hand=s.c.on_hand - q, reserved=s.c.reserved - q)
+            )
+        now = ledger.clock()
+        journal.append(
+            conn,
+            [
+                journal.entry(
+                    now, "shipment", h.node, h.sku, on_hand=-h.quantity, reserved=-h.quantity, ref=allocation_id
+                )
+                for h in holds
+            ],
+        )
+        _set_status(conn, allocation_id, "shipped")
+        return _load(conn, allocation_id)
+
+    return transact(ledger.engine, work)
+
+
+def reject(ledger: Ledger, allocation_id: str, node: str) -> AllocationRecord:
+    """`node` refused its part (short pick, closed): re-route the units it held to other nodes.
+
+    The affected lines are allocated again, excluding every node this allocation had refused so far,
+    and in one transaction the node's holds are released and the new ones taken. The new result is
+    appended to `results`; what cannot be re-routed is in its `unfilled`.
+    """
+    if node not in {n.id for n in stock_nodes(ledger.engine)}:
+        raise UnknownNode(node, "node")
+    expire_due(ledger)
+    lost = _Lost(node, "")
+    for attempt in range(ledger.hold_attempts):
+        current = get(ledger, allocation_id)
+        if current.status not in ACTIVE:
+            raise InvalidTransition(allocation_id, current.status, "re-routed")
+        affected = [h for h in current.holds if h.node == node and h.status in ACTIVE]
+        exclude = {*current.rejected_nodes, node}
+        orders = _reroute_orders(current, affected)
+        solved = _solve(ledger, orders, exclude) if orders else None
+        work = partial(
+            _reroute, ledger=ledger, current=current, affected=affected, exclude=exclude, orders=orders, solved=solved
+        )
+        try:
+            return transact(ledger.engine, work)
+        except _Lost as exc:
+            lost = exc
+            _backoff(attempt)
+    raise StockConflict(ledger.hold_attempts, lost.node, lost.sku)
+
+
+def _reroute(
+    conn: Connection,
+    ledger: Ledger,
+    current: AllocationRecord,
+    affected: Sequence[HoldRecord],
+    exclude: set[str],
+    orders: Sequence[Order],
+    solved: tuple[AllocationResult, list[_Hold], Snapshot] | None,
+) -> AllocationRecord:
+    a, r = schema.allocations, schema.reservations
+    row = _lock(conn, current.id)
+    still = conn.execute(
+        select(r.c.id).where(
+            r.c.allocation_id == current.id, r.c.id.in_([h.id for h in current.holds]), r.c.status.in_(ACTIVE)
+        )
+    ).scalars()
+    active_before = [h.id for h in current.holds if h.status in ACTIVE]
+    if row.status != current.status or sorted(still) != sorted(active_before):
+        raise _Lost("", "")  # the allocation changed since it was read: look again
+    _free(conn, current.id, [h.id for h in affected], "released", "release", ledger)
+    results = list(row.results)
+    if solved is not None:
+        result, holds, snap = solved
+        _take(conn, holds, orders, snap)
+        _record_holds(conn, current.id, holds, row.status, ledger)
+        results.append(result.model_dump(mode="json"))
+    conn.execute(update(a).where(a.c.id == current.id).values(results=results, rejected_nodes=sorted(exclude)))
+    return _load(conn, current.id)
+
+
+def _reroute_orders(allocation: AllocationRecord, affected: Sequence[HoldRecord]) -> list[Order]:
+    """The allocation's orders cut down to the affected lines, each for the units the node held."""
+    units: dict[tuple[str | None, str | None], int] = defaultdict(int)
+    for h in affected:
+        units[(h.order, h.line)] += h.quantity
+    orders = []
+    for order in allocation.orders:
+        lines = [
+            line.model_copy(update={"quantity": units[(order.id, line.id)]})
+            for line in order.lines
+            if units.get((order.id, line.id))
+        ]
+        if lines:
+            orders.append(order.model_copy(update={"lines": lines}))
+    return orders

@@ -1,0 +1,188 @@
+"""The service as deployed: `routing-engine serve --workers 2` under 50 concurrent clients, and kill -9.
+
+Slow (each test starts uvicorn); run on SQLite and on PostgreSQL like the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from routing_engine.ledger import check, connect, schema
+from routing_engine.ledger.testing import backend_dsn, order, tiny_network
+
+pytestmark = pytest.mark.slow
+BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
+CLIENTS = 50
+
+
+@dataclass
+class Served:
+    url: str
+    dsn: str
+    process: subprocess.Popen[bytes]
+
+    def workers(self) -> list[int]:
+        """Pids of the uvicorn worker processes (spawned children of the supervisor)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [int(p) for p in children if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(params=BACKENDS)
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    network = tmp_path / "network.json"
+    network.write_text(tiny_network().model_dump_json())
+    for dsn in backend_dsn(request.param, tmp_path):
+        port = _free_port()
+        log = (tmp_path / "serve.log").open("wb")
+        command = [sys.executable, "-m", "routing_engine.cli", "serve", "--network", str(network), "--db", dsn]
+        process = subprocess.Popen(
+            [*command, "--port", str(port), "--workers", "2"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ | {"ROUTING_ENGINE_SWEEP_INTERVAL_S": "0", "ROUTING_ENGINE_HOLD_TTL_S": "3600"},
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "the service did not start within 60 s"
+            time.sleep(0.2)
+        try:
+            yield Served(url, dsn, process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()
+
+
+RETRIES: list[str] = []
+
+
+def allocate_until_answered(client: httpx.Client, key: str, body: dict[str, object]) -> httpx.Response:
+    """POST with an Idempotency-Key, retrying the same key while the connection fails (worker killed)."""
+    for _ in range(50):
+        try:
+            return client.post("/v1/allocations", json=body, headers={"Idempotency-Key": key})
+        except httpx.TransportError:
+            RETRIES.append(key)
+            time.sleep(0.1)
+    raise AssertionError(f"no answer for {key}")
+
+
+def assert_ledger_consistent(served: Served) -> None:
+    """Journal, stock and holds agree, nothing is oversold, and each allocation holds what it decided."""
+    engine = connect(served.dsn)
+    try:
+        assert check(engine) == []
+        a, r = schema.allocations, schema.reservations
+        with engine.connect() as conn:
+            results = dict(conn.execute(select(a.c.id, a.c.results)).all())
+            held = dict(
+                conn.execute(select(r.c.allocation_id, func.sum(r.c.quantity)).group_by(r.c.allocation_id)).all()
+            )
+    finally:
+        engine.dispose()
+    for allocation_id, (first, *_) in ((k, v) for k, v in results.items() if v):
+        decided = sum(line["quantity"] for package in first["packages"] for line in package["lines"])
+        assert held.get(allocation_id, 0) == decided, allocation_id
+    with httpx.Client(base_url=served.url) as client:
+        for row in client.get("/v1/stock").json():
+            assert row["reserved"] <= row["on_hand"] - row["safety_stock"], row
+
+
+def test_fifty_clients_on_two_workers_never_oversell_scarce_stock_and_all_get_an_answer(served: Served) -> None:
+    def client(i: int) -> list[int]:
+        rng = random.Random(i)
+        with httpx.Client(base_url=served.url, timeout=60) as http:
+            codes = []
+            for k in range(3):
+                wanted = order(f"o{i}-{k}", ("tee", rng.randint(1, 2)), ("mug", 1), near=rng.choice(["nyc", "lax"]))
+                codes.append(
+                    allocate_until_answered(http, f"k{i}-{k}", {"order": wanted.model_dump(mode="json")}).status_code
+                )
+            return codes
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        codes = [c for per_client in pool.map(client, range(CLIENTS)) for c in per_client]
+    assert len(codes) == 3 * CLIENTS
+    assert set(codes) <= {201, 409}
+    with httpx.Client(base_url=served.url) as http:
+        levels = {(r["node"], r["sku"]): r for r in http.get("/v1/stock").json()}
+    assert sum(levels[(n, "tee")]["reserved"] for n in ("nyc", "chi")) == 8  # every tee held, none twice
+    assert_ledger_consistent(served)
+
+
+def test_killing_a_worker_mid_load_loses_no_hold_and_doubles_none(served: Served) -> None:
+    """Clients retry a failed request with the same Idempotency-Key; afterwards every key has at most
+    one allocation, every answered key's allocation is in the ledger, and the journal agrees."""
+    with httpx.Client(base_url=served.url) as http:
+        for node in ("nyc", "chi", "lax"):
+            http.post("/v1/stock/receipts", json={"node": node, "sku": "tee", "quantity": 100_000})
+    (worker, *_) = served.workers()
+    answered: dict[str, str] = {}
+    lock = threading.Lock()
+    stop = time.monotonic() + 6
+
+    def client(i: int) -> int:
+        rng = random.Random(i)
+        done = 0
+        with httpx.Client(base_url=served.url, timeout=60) as http:
+            while time.monotonic() < stop:
+                key = f"k{i}-{done}"
+                wanted = order(f"o{i}-{done}", ("tee", rng.randint(1, 3)), near=rng.choice(["nyc", "chi", "lax"]))
+                response = allocate_until_answered(http, key, {"order": wanted.model_dump(mode="json")})
+                assert response.status_code in (201, 409), response.text
+                if response.status_code == 201:
+                    with lock:
+                        answered[key] = response.json()["id"]
+                done += 1
+        return done
+
+    def killer() -> None:
+        time.sleep(2)
+        os.kill(worker, signal.SIGKILL)
+
+    threading.Thread(target=killer).start()
+    RETRIES.clear()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        total = sum(pool.map(client, range(CLIENTS)))
+    assert worker not in served.workers()
+    assert RETRIES, "the kill interrupted no request: the test did not test a crash"
+    assert total > CLIENTS
+    engine = connect(served.dsn)
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.allocations.c.idempotency_key, schema.allocations.c.id)).all()
+    engine.dispose()
+    by_key = {key: allocation_id for key, allocation_id in rows if key is not None}
+    assert len(by_key) == len([key for key, _ in rows if key is not None])  # no key allocated twice
+    assert {key: by_key.get(key) for key in answered} == answered  # every answer is in the ledger
+    assert_ledger_consistent(served)
