@@ -18,7 +18,7 @@ from solvers.certificate import lagrangian_pass
 from solvers.mip import Relaxation, lp_prices, solve_mip
 from solvers.orders import OrderSolver, take
 from solvers.problem import BoolArray, CompiledProblem, IntArray, restrict
-from solvers.solution import EPS, Solution, evaluate
+from solvers.solution import EPS, Solution, evaluate, violations
 
 #: Candidate packages kept per order, and per line.
 KEEP_PER_ORDER = 6
@@ -105,7 +105,7 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
             break
         x = lp_rounding(cp, solver, sub, arc_of, lp, deadline)
         cost = evaluate(cp, x).total
-        if cost < cost_best - EPS:
+        if cost < cost_best - EPS and not violations(cp, x):
             x_best, cost_best = x, cost
         passed = lagrangian_pass(cp, lp.prices, solver, deadline=deadline)
         if passed is None:
@@ -123,11 +123,14 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
         hint = Solution(
             x=x_best[arc_of], solver="hint", status="heuristic", objective=cost_best, bound=None, runtime_s=0.0
         )
-        sol = solve_mip(sub, time_limit_s=left(), seed=seed, hint=hint)
+        try:
+            sol = solve_mip(sub, time_limit_s=left(), seed=seed, hint=hint)
+        except RuntimeError:  # no solution within the deadline: keep what we have
+            sol = hint
         x = np.zeros(cp.n_arcs, dtype=np.int64)
         x[arc_of] = sol.x
         cost = evaluate(cp, x).total
-        if cost < cost_best - EPS:
+        if cost < cost_best - EPS and not violations(cp, x):
             x_best, cost_best = x, cost
     certified = prices is not None and np.isfinite(bound)
     status = "optimal" if certified and cost_best - bound <= 1e-4 * abs(cost_best) else "feasible"

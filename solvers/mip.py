@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import multiprocessing
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 import numpy as np
 import scipy.sparse as sp
@@ -425,6 +427,79 @@ def assignment(cp: CompiledProblem, layout: Layout, x: IntArray) -> FloatArray |
     return sol
 
 
+#: Models up to this many variables are solved in-process: the backends keep their time limits there.
+IN_PROCESS_MAX_VARS = 50_000
+#: Seconds a solver may overrun its own time limit before it is stopped.
+GRACE_S = 0.5
+
+
+Sent = tuple[tuple[IntArray, FloatArray] | None, float, bool]
+
+
+def _solve(
+    model: mathopt.Model,
+    solver: mathopt.SolverType,
+    params: mathopt.SolveParameters,
+    model_params: mathopt.ModelSolveParameters | None,
+) -> Sent:
+    """(ids and values of the best solution or None, dual bound, proven optimal)."""
+    result = mathopt.solve(model, solver, params=params, model_params=model_params)
+    full = None
+    if result.has_primal_feasible_solution():
+        sol = result.to_proto().solutions[0].primal_solution.variable_values
+        full = (np.asarray(sol.ids, dtype=np.int64), np.asarray(sol.values))
+    optimal = result.termination.reason == mathopt.TerminationReason.OPTIMAL
+    return full, float(result.termination.objective_bounds.dual_bound), optimal
+
+
+def _solve_in_child(
+    conn: Connection,
+    model: mathopt.Model,
+    solver: mathopt.SolverType,
+    params: mathopt.SolveParameters,
+    model_params: mathopt.ModelSolveParameters | None,
+) -> None:
+    conn.send(_solve(model, solver, params, model_params))
+    conn.close()
+
+
+def _solve_with_hard_deadline(
+    model: mathopt.Model,
+    solver: mathopt.SolverType,
+    params: mathopt.SolveParameters,
+    model_params: mathopt.ModelSolveParameters | None,
+    seconds: float,
+) -> tuple[FloatArray | None, float, bool] | None:
+    """Solve in a forked process and stop it at the deadline: some backends overrun their own time
+    limit on large models (HiGHS can spend minutes before its first node). Returns the values of
+    every variable (or None), the dual bound and whether optimality was proven; None if stopped."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_solve_in_child, args=(send, model, solver, params, model_params), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(seconds + GRACE_S):
+            return None
+        full, bound, proven = receive.recv()
+    except EOFError:  # the child died without an answer
+        return None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+    return _values(full, len(list(model.variables()))), bound, proven
+
+
+def _values(sent: tuple[IntArray, FloatArray] | None, n: int) -> FloatArray | None:
+    """Dense variable values from the (ids, values) a solve sent back."""
+    if sent is None:
+        return None
+    values = np.zeros(n)
+    values[sent[0]] = sent[1]
+    return values
+
+
 def solve_mip(
     cp: CompiledProblem,
     *,
@@ -458,21 +533,22 @@ def solve_mip(
     )
     if backend == "cpsat":
         params.threads = 2
-    result = mathopt.solve(model, BACKENDS[backend], params=params, model_params=model_params)
-    bound = result.termination.objective_bounds.dual_bound
-    reason = result.termination.reason
-    x: IntArray | None = None
-    if result.has_primal_feasible_solution():
-        sol = result.to_proto().solutions[0].primal_solution.variable_values
-        full = np.zeros(layout.n_vars)
-        full[np.asarray(sol.ids, dtype=np.int64)] = np.asarray(sol.values)
-        x = np.rint(layout.x_of_cols @ full).astype(np.int64)
+    outcome: tuple[FloatArray | None, float, bool] | None
+    if layout.n_vars <= IN_PROCESS_MAX_VARS:
+        full_sent, dual, optimal = _solve(model, BACKENDS[backend], params, model_params)
+        outcome = _values(full_sent, layout.n_vars), dual, optimal
+    else:
+        outcome = _solve_with_hard_deadline(model, BACKENDS[backend], params, model_params, remaining)
+    bound, proven, x = -np.inf, False, None
+    if outcome is not None:
+        full, bound, proven = outcome
+        if full is not None:
+            x = np.rint(layout.x_of_cols @ full).astype(np.int64)
     objective = evaluate(cp, x).total if x is not None else np.inf
     if hint is not None and (x is None or hint.objective < objective - EPS):
         x, objective = hint.x, hint.objective
     if x is None:
-        raise RuntimeError(f"MIP found no solution ({reason.name}) and no hint was given")
-    proven = reason == mathopt.TerminationReason.OPTIMAL
+        raise RuntimeError("the MIP found no solution within its deadline and no hint was given")
     finite_bound = min(float(bound), objective) if np.isfinite(bound) else None
     return Solution(
         x=x,
@@ -528,4 +604,14 @@ def lp_prices(cp: CompiledProblem, time_limit_s: float = 60.0) -> Relaxation | N
     fractional = np.zeros(cp.n_orders, bool)
     fractional[cp.line_order[cp.arc_line[frac_arc]]] = True
     fractional[cp.pkg_order[layout.patterns.pat_pkg[frac_pat]]] = True
+
+    def frac(cols: IntArray) -> BoolArray:
+        values = full[cols]
+        return np.abs(values - np.rint(values)) > 1e-6
+
+    # Served in part or split where it may not be, or more packages than allowed: not integral either.
+    fractional[layout.f_order[frac(layout.f)]] = True
+    fractional[cp.line_order[cp.arc_line[layout.a_arc[frac(layout.a)]]]] = True
+    yp = np.flatnonzero(layout.y >= 0)
+    fractional[cp.pkg_order[yp[frac(layout.y[yp])]]] = True
     return Relaxation(float(result.objective_value()), prices, x, ~fractional)

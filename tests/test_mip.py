@@ -62,3 +62,35 @@ def test_unknown_solver_or_backend_is_a_clear_error() -> None:
         solve(cp, "magic")
     with pytest.raises(ValueError, match="unknown MIP backend"):
         solve(cp, "mip", backend="gurobi")
+
+
+def test_the_forked_solve_gives_the_same_optimum_as_the_in_process_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import solvers.mip as mip
+
+    cp = compile_problem(example_problem(orders=40, nodes=5, skus=20, seed=12, scarcity="tight")).cp
+    in_process = solve_mip(cp, time_limit_s=30)
+    monkeypatch.setattr(mip, "IN_PROCESS_MAX_VARS", 0)
+    forked = solve_mip(cp, time_limit_s=30)
+    assert in_process.status == forked.status == "optimal"
+    assert forked.objective == pytest.approx(in_process.objective)
+
+
+def test_a_backend_that_overruns_its_time_limit_is_stopped_and_the_warm_start_returned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import solvers.mip as mip
+
+    def stuck(*args: object) -> object:
+        time.sleep(120)
+        raise AssertionError("unreachable")
+
+    cp = compile_problem(example_problem(orders=40, nodes=5, skus=20, seed=12, scarcity="tight")).cp
+    hint = best_baseline(cp)
+    monkeypatch.setattr(mip, "IN_PROCESS_MAX_VARS", 0)
+    monkeypatch.setattr(mip, "_solve", stuck)
+    start = time.perf_counter()
+    sol = solve_mip(cp, time_limit_s=1.0, hint=hint)
+    assert time.perf_counter() - start < 20  # stopped at the deadline, not after the backend's 120 s
+    assert np.array_equal(sol.x, hint.x)
+    assert sol.status == "feasible"
+    assert sol.bound is None
