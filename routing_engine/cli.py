@@ -185,7 +185,10 @@ def serve(
         os.environ["ROUTING_ENGINE_NETWORK"] = str(network.resolve())
     if db is not None:
         os.environ["ROUTING_ENGINE_DATABASE_URL"] = db
-    uvicorn.run("routing_engine.api.main:create_app", factory=True, host=host, port=port, workers=workers)
+    # The app logs one JSON line per request itself; uvicorn's access log would repeat it.
+    uvicorn.run(
+        "routing_engine.api.main:create_app", factory=True, host=host, port=port, workers=workers, access_log=False
+    )
 
 
 @app.command()
@@ -211,6 +214,119 @@ def bench(
     code = run_and_report(profile, out, time_limit_s=time_limit)
     if code:
         raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------------- what-if scenarios
+
+scenario_app = typer.Typer(help="What-if scenarios: run a scenario file, compare variants with the baseline.")
+app.add_typer(scenario_app, name="scenario")
+
+
+@scenario_app.command("run")
+def scenario_run(
+    scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML file (see scenarios/).")],
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Solver deadline per run in seconds (default: the file's).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for results.json and report.html.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Runs in parallel (separate processes; 1: in this one).")] = 2,
+) -> None:
+    """Run the baseline, every variant and every sweep point of SCENARIO_FILE; print and write the comparison."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from routing_engine.scenarios import load_scenario, run_all
+    from routing_engine.scenarios.report import Comparison, tables, write_report
+
+    if time_limit is not None and not 0 < time_limit <= 86_400:
+        raise _fail(f"--time-limit: {time_limit} is not in (0, 86400]")
+    try:
+        scenario = load_scenario(scenario_file, time_limit)
+    except ProblemError as exc:
+        raise _fail(str(exc)) from None
+    console = Console()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"scenario {scenario.file.name}", total=len(scenario.runs))
+        try:
+            outcomes = run_all(scenario.runs, workers, on_done=lambda _: progress.advance(task))
+        except ProblemError as exc:
+            raise _fail(str(exc)) from None
+    comparison = Comparison.of(scenario.file, outcomes)
+    for table in tables(comparison, console.width):
+        console.print(table)
+    if out is not None:
+        results, report = write_report(comparison, out)
+        console.print(f"wrote {results} and {report}")
+
+
+# ------------------------------------------------------------------------------------------ API keys
+
+keys_app = typer.Typer(help="API keys of the allocation service: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+DbOption = Annotated[str | None, typer.Option("--db", help="Ledger DSN (default: $ROUTING_ENGINE_DATABASE_URL).")]
+
+
+def _keys_engine(db: str | None) -> Any:
+    """The ledger's engine, migrated (so keys can be made before the first `serve`)."""
+    from routing_engine.api.settings import Settings
+    from routing_engine.ledger import connect, upgrade
+
+    engine = connect(db or Settings().database_url)
+    upgrade(engine)
+    return engine
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="allocator, inventory, planner or admin.")],
+    name: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a key and print its token once: only a salted hash of it is stored."""
+    from routing_engine.ledger import keys
+
+    if role not in keys.ROLES:
+        raise _fail(f"--role: {role!r} is not one of {', '.join(keys.ROLES)}")
+    engine = _keys_engine(db)
+    try:
+        key, token = keys.create(engine, role, name=name)
+    finally:
+        engine.dispose()
+    err.print(f"created {key.id} ({key.role}); the token below is shown only now", highlight=False)
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = None) -> None:
+    """Every key with its role, creation and revocation time (never a token)."""
+    from routing_engine.ledger import keys
+
+    engine = _keys_engine(db)
+    try:
+        listed = keys.list_keys(engine)
+    finally:
+        engine.dispose()
+    table = Table("id", "role", "name", "created", "revoked")
+    for key in listed:
+        revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else ""
+        table.add_row(key.id, key.role, key.name or "", key.created_at.isoformat(timespec="seconds"), revoked)
+    Console(width=120).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")], db: DbOption = None) -> None:
+    """Revoke a key: requests with it get a 401 from now on."""
+    from routing_engine.ledger import keys
+    from routing_engine.ledger.errors import NotFound
+
+    engine = _keys_engine(db)
+    try:
+        key = keys.revoke(engine, key_id)
+    except NotFound as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    err.print(f"revoked {key.id} ({key.role})", highlight=False)
 
 
 if __name__ == "__main__":

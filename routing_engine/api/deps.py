@@ -1,16 +1,41 @@
-"""Dependencies of the route handlers as `Annotated` aliases: the ledger, the settings, request headers.
+"""Dependencies of the route handlers as `Annotated` aliases: the ledger, the settings, request headers, auth.
 
-Handlers declare what they need (`ledger: LedgerDep`) and FastAPI supplies it per request.
+Handlers declare what they need (`ledger: LedgerDep`) and FastAPI supplies it per request; each router
+declares the area it serves with `authorize(area)`, which admits the API key roles allowed there.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
+from routing_engine.api.errors import Forbidden, NotAuthenticated
 from routing_engine.api.settings import Settings
-from routing_engine.ledger import Ledger
+from routing_engine.ledger import Ledger, keys
+from routing_engine.ledger.keys import ApiKey, Role
+
+Area = Literal["allocations", "stock", "network", "journal", "scenarios"]
+#: What each role may do besides reading (GET) where it may read: admin everything, planner only reads.
+WRITES: dict[Role, frozenset[Area]] = {
+    "allocator": frozenset({"allocations"}),
+    "inventory": frozenset({"stock", "network"}),
+    "planner": frozenset({"scenarios"}),
+    "admin": frozenset({"allocations", "stock", "network", "journal", "scenarios"}),
+}
+READS: dict[Role, frozenset[Area]] = {
+    "allocator": frozenset({"allocations"}),
+    "inventory": frozenset({"stock", "network", "journal"}),
+    "planner": frozenset({"allocations", "stock", "network", "journal", "scenarios"}),
+    "admin": WRITES["admin"],
+}
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` of an API key.")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key's token.")
 
 
 def get_ledger(request: Request) -> Ledger:
@@ -21,6 +46,35 @@ def get_ledger(request: Request) -> Ledger:
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def may(role: Role, area: Area, method: str) -> bool:
+    return area in (READS if method in _SAFE_METHODS else WRITES)[role]
+
+
+def authorize(area: Area) -> Callable[..., object]:
+    """A dependency admitting a request with a live API key whose role may use `area` with its method:
+    401 without a key or with an unknown, wrong or revoked one, 403 outside the role."""
+
+    async def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        header_token: Annotated[str | None, Depends(api_key_header)],
+    ) -> ApiKey | None:
+        if not get_settings(request).auth_required:
+            return None
+        token = credentials.credentials if credentials is not None else header_token
+        if not token:
+            raise NotAuthenticated("an API key is required: `Authorization: Bearer <token>` or `X-API-Key`")
+        key = await run_in_threadpool(keys.authenticate, get_ledger(request).engine, token)
+        if key is None:
+            raise NotAuthenticated("the API key is unknown or revoked")
+        request.state.api_key = key.id
+        if not may(key.role, area, request.method):
+            raise Forbidden(key.role, area, request.method)
+        return key
+
+    return dependency
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]

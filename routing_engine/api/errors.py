@@ -26,6 +26,22 @@ class RequestTooLarge(LedgerError):
         self.actual = actual
 
 
+class NotAuthenticated(LedgerError):
+    """No API key, or one that is unknown, wrong or revoked (401)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="Authorization")
+
+
+class Forbidden(LedgerError):
+    """A valid API key whose role does not cover this operation (403)."""
+
+    def __init__(self, role: str, area: str, method: str) -> None:
+        super().__init__(f"role {role!r} may not {method} {area}", field="Authorization")
+        self.role = role
+        self.area = area
+
+
 def _body(error: str, field: str | None, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": error, "field": field, "message": message, **extra}
 
@@ -48,6 +64,10 @@ def _status(exc: LedgerError) -> int:
         return 409
     if isinstance(exc, RequestTooLarge):
         return 413
+    if isinstance(exc, NotAuthenticated):
+        return 401
+    if isinstance(exc, Forbidden):
+        return 403
     return 400
 
 
@@ -70,7 +90,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LedgerError)
     async def ledger(_: Request, exc: LedgerError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=_status(exc))
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        return JSONResponse(exc.to_dict(), status_code=_status(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,7 +1,8 @@
 """The FastAPI application: `create_app(settings)` wires settings, ledger, routers and error handlers.
 
 At startup it migrates the database, loads the network file, seeds an empty ledger and starts the
-periodic expiry sweep; `routing-engine serve` runs `create_app` under uvicorn.
+periodic expiry sweep; `routing-engine serve` runs `create_app` under uvicorn. Every /v1 router requires
+an API key whose role covers it (unless `auth_required` is off); /healthz and /metrics are open.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from routing_engine.allocate import AllocateOptions
 from routing_engine.api import errors
+from routing_engine.api.deps import Area, authorize
 from routing_engine.api.limits import BodyLimit
-from routing_engine.api.routes import allocations, health, journal, network, stock
+from routing_engine.api.metrics import PrometheusEvents
+from routing_engine.api.observe import Observe, configure_logging
+from routing_engine.api.routes import allocations, health, journal, metrics, network, stock
 from routing_engine.api.schemas import ErrorPublic
 from routing_engine.api.settings import Settings
 from routing_engine.ledger import Ledger, connect, load_network, seed, upgrade
@@ -35,6 +39,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         422: "Invalid input; `field` names what is at fault. Nothing was held.",
     }.items()
 }
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "No API key, or an unknown or revoked one."},
+    403: {"model": ErrorPublic, "description": "The API key's role does not cover this operation."},
+}
+#: The area each /v1 router serves, which decides the roles admitted (see `deps.READS` and `deps.WRITES`).
+PROTECTED: tuple[tuple[Any, Area], ...] = (
+    (allocations, "allocations"),
+    (stock, "stock"),
+    (network, "network"),
+    (journal, "journal"),
+)
 
 
 def open_ledger(settings: Settings) -> Ledger:
@@ -50,6 +65,7 @@ def open_ledger(settings: Settings) -> Ledger:
         single=AllocateOptions(time_limit_s=settings.single_time_limit_s),
         batch=AllocateOptions(time_limit_s=settings.batch_time_limit_s),
         hold_attempts=settings.hold_attempts,
+        events=PrometheusEvents(),
     )
 
 
@@ -62,6 +78,7 @@ async def _sweep_forever(app: FastAPI, every_s: float) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings.log_level)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,7 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observe)  # added last, so outermost: it sees every response, 413s included
     errors.install(app)
-    for module in (allocations, stock, network, journal, health):
+    for module, area in PROTECTED:
+        app.include_router(module.router, dependencies=[Depends(authorize(area))], responses=AUTH_ERRORS)
+    for module in (health, metrics):
         app.include_router(module.router)
     return app

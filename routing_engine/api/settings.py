@@ -29,3 +29,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4_000_000, ge=1024)
     sweep_interval_s: float = Field(default=30.0, ge=0, description="Expiry sweep period; 0 turns it off.")
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process.")
+    auth_required: bool = Field(
+        default=True, description="Every /v1 request needs an API key (`routing-engine keys create`)."
+    )
+    log_level: str = Field(default="INFO", description="Level of the service's JSON logs (INFO logs each request).")

@@ -121,7 +121,9 @@ def _solve(
 ) -> tuple[AllocationResult, list[_Hold], Snapshot]:
     snap = snapshot(ledger.engine, {line.sku for order in orders for line in order.lines})
     options: AllocateOptions = ledger.single if len(orders) == 1 else ledger.batch
+    started = time.perf_counter()
     result = allocate(_problem(ledger, snap, orders, exclude), options)
+    ledger.events.solved(len(orders), time.perf_counter() - started)
     return result, _holds_of(result), snap
 
 
@@ -280,6 +282,7 @@ def allocate_and_hold(
             return transact(ledger.engine, work), False
         except _Lost as exc:
             lost = exc
+            ledger.events.guard_rejected(exc.node, exc.sku)
             _backoff(attempt)
         except IntegrityError:
             # A concurrent call with the same key committed first: answer with its allocation.
@@ -540,6 +543,7 @@ def reject(ledger: Ledger, allocation_id: str, node: str) -> AllocationRecord:
             return transact(ledger.engine, work)
         except _Lost as exc:
             lost = exc
+            ledger.events.guard_rejected(exc.node, exc.sku)
             _backoff(attempt)
     raise StockConflict(ledger.hold_attempts, lost.node, lost.sku)
 

@@ -1,4 +1,4 @@
-"""The ledger's tables (SQLAlchemy Core): network, stock, inbound supply, allocations, holds, journal.
+"""The ledger's tables (SQLAlchemy Core): network, stock, inbound supply, allocations, holds, journal, API keys.
 
 The migrations in `migrations/versions` create exactly these; a test compares the two.
 """
@@ -106,4 +106,17 @@ journal = Table(
     Column("delta_on_hand", BigInteger, nullable=False),
     Column("delta_reserved", BigInteger, nullable=False),
     Column("ref", String(255), nullable=True),
+)
+
+#: API keys: only a salted HMAC-SHA256 of each key's secret is stored; the token is shown once, at creation.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("name", String(255), nullable=True),
+    Column("salt", String(64), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
 )

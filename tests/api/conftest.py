@@ -1,6 +1,7 @@
 """Fixtures of the API suite: a TestClient on a fresh, seeded ledger, on SQLite and on PostgreSQL.
 
 Small limits (3 orders per batch, 3 lines per order, 20 kB bodies) and a `FakeClock` to cross TTLs.
+Auth is on as when served: `client` sends an admin key; `tokens` makes a key per role on the same ledger.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from routing_engine.api.main import create_app
 from routing_engine.api.settings import Settings
+from routing_engine.ledger import keys
 from routing_engine.ledger.testing import FakeClock, backend_dsn, tiny_network
 
 with warnings.catch_warnings():
@@ -45,4 +47,6 @@ def client(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> 
         app = create_app(settings)
         with TestClient(app) as test_client:
             app.state.ledger = dataclasses.replace(app.state.ledger, clock=clock)
+            _, token = keys.create(app.state.ledger.engine, "admin", name="tests")
+            test_client.headers["Authorization"] = f"Bearer {token}"
             yield test_client

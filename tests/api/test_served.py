@@ -1,6 +1,7 @@
 """The service as deployed: `routing-engine serve --workers 2` under 50 concurrent clients, and kill -9.
 
-Slow (each test starts uvicorn); run on SQLite and on PostgreSQL like the rest of the suite.
+Slow (each test starts uvicorn); run on SQLite and on PostgreSQL like the rest of the suite. Auth is on,
+as `serve` has it by default: the clients use an admin key made in the ledger before the service starts.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from routing_engine.ledger import check, connect, schema
+from routing_engine.ledger import check, connect, keys, schema, upgrade
 from routing_engine.ledger.testing import backend_dsn, order, tiny_network
 
 pytestmark = pytest.mark.slow
@@ -35,6 +37,10 @@ class Served:
     url: str
     dsn: str
     process: subprocess.Popen[bytes]
+    token: str
+
+    def client(self, **options: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, **options)
 
     def workers(self) -> list[int]:
         """Pids of the uvicorn worker processes (spawned children of the supervisor)."""
@@ -53,6 +59,10 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     network = tmp_path / "network.json"
     network.write_text(tiny_network().model_dump_json())
     for dsn in backend_dsn(request.param, tmp_path):
+        engine = connect(dsn)
+        upgrade(engine)
+        _, token = keys.create(engine, "admin", name="test_served")
+        engine.dispose()
         port = _free_port()
         log = (tmp_path / "serve.log").open("wb")
         command = [sys.executable, "-m", "routing_engine.cli", "serve", "--network", str(network), "--db", dsn]
@@ -74,7 +84,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
             assert time.monotonic() < deadline, "the service did not start within 60 s"
             time.sleep(0.2)
         try:
-            yield Served(url, dsn, process)
+            yield Served(url, dsn, process, token)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -114,7 +124,7 @@ def assert_ledger_consistent(served: Served) -> None:
     for allocation_id, (first, *_) in ((k, v) for k, v in results.items() if v):
         decided = sum(line["quantity"] for package in first["packages"] for line in package["lines"])
         assert held.get(allocation_id, 0) == decided, allocation_id
-    with httpx.Client(base_url=served.url) as client:
+    with served.client() as client:
         for row in client.get("/v1/stock").json():
             assert row["reserved"] <= row["on_hand"] - row["safety_stock"], row
 
@@ -122,7 +132,7 @@ def assert_ledger_consistent(served: Served) -> None:
 def test_fifty_clients_on_two_workers_never_oversell_scarce_stock_and_all_get_an_answer(served: Served) -> None:
     def client(i: int) -> list[int]:
         rng = random.Random(i)
-        with httpx.Client(base_url=served.url, timeout=60) as http:
+        with served.client(timeout=60) as http:
             codes = []
             for k in range(3):
                 wanted = order(f"o{i}-{k}", ("tee", rng.randint(1, 2)), ("mug", 1), near=rng.choice(["nyc", "lax"]))
@@ -135,7 +145,7 @@ def test_fifty_clients_on_two_workers_never_oversell_scarce_stock_and_all_get_an
         codes = [c for per_client in pool.map(client, range(CLIENTS)) for c in per_client]
     assert len(codes) == 3 * CLIENTS
     assert set(codes) <= {201, 409}
-    with httpx.Client(base_url=served.url) as http:
+    with served.client() as http:
         levels = {(r["node"], r["sku"]): r for r in http.get("/v1/stock").json()}
     assert sum(levels[(n, "tee")]["reserved"] for n in ("nyc", "chi")) == 8  # every tee held, none twice
     assert_ledger_consistent(served)
@@ -144,7 +154,7 @@ def test_fifty_clients_on_two_workers_never_oversell_scarce_stock_and_all_get_an
 def test_killing_a_worker_mid_load_loses_no_hold_and_doubles_none(served: Served) -> None:
     """Clients retry a failed request with the same Idempotency-Key; afterwards every key has at most
     one allocation, every answered key's allocation is in the ledger, and the journal agrees."""
-    with httpx.Client(base_url=served.url) as http:
+    with served.client() as http:
         for node in ("nyc", "chi", "lax"):
             http.post("/v1/stock/receipts", json={"node": node, "sku": "tee", "quantity": 100_000})
     (worker, *_) = served.workers()
@@ -155,7 +165,7 @@ def test_killing_a_worker_mid_load_loses_no_hold_and_doubles_none(served: Served
     def client(i: int) -> int:
         rng = random.Random(i)
         done = 0
-        with httpx.Client(base_url=served.url, timeout=60) as http:
+        with served.client(timeout=60) as http:
             while time.monotonic() < stop:
                 key = f"k{i}-{done}"
                 wanted = order(f"o{i}-{done}", ("tee", rng.randint(1, 3)), near=rng.choice(["nyc", "chi", "lax"]))

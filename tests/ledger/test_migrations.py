@@ -15,7 +15,7 @@ def test_upgrading_an_empty_database_builds_the_schema_the_code_declares_and_twi
     upgrade(engine)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
         diff = compare_metadata(context, metadata)
     engine.dispose()
     assert diff == []
