@@ -35,7 +35,10 @@ def solve(
     if solver in BASELINES:
         return BASELINES[solver](cp)
     if solver == "single" or (solver == "auto" and cp.n_orders == 1 and OrderSolver(cp).searchable[0]):
-        return solve_single(cp)
+        single = solve_single(cp)
+        if solver == "single" or single.status == "optimal":
+            return single
+        return solve_mip(cp, time_limit_s=time_limit_s, backend=backend, seed=seed, hint=single)
     if solver == "auto":
         solver = "mip" if cp.n_orders <= AUTO_MIP_MAX_ORDERS else "large"
     if solver == "large":

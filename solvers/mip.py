@@ -427,10 +427,11 @@ def assignment(cp: CompiledProblem, layout: Layout, x: IntArray) -> FloatArray |
     return sol
 
 
-#: Models up to this many variables are solved in-process: the backends keep their time limits there.
-IN_PROCESS_MAX_VARS = 50_000
+#: Models up to this many variables are solved in-process (backends keep their time limits there);
+#: larger ones in a forked process that is stopped at the deadline.
+IN_PROCESS_MAX_VARS = 5_000
 #: Seconds a solver may overrun its own time limit before it is stopped.
-GRACE_S = 0.5
+GRACE_S = 1.0
 
 
 Sent = tuple[tuple[IntArray, FloatArray] | None, float, bool]
@@ -479,7 +480,7 @@ def _solve_with_hard_deadline(
     child.start()
     send.close()
     try:
-        if not receive.poll(seconds + GRACE_S):
+        if not receive.poll(seconds):
             return None
         full, bound, proven = receive.recv()
     except EOFError:  # the child died without an answer
@@ -525,8 +526,10 @@ def solve_mip(
         hint_values = {var: float(val) for var, val in zip(variables, values, strict=True)}
         model_params = mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=hint_values)])
     remaining = max(0.05, time_limit_s - (time.perf_counter() - start))
+    forked = layout.n_vars > IN_PROCESS_MAX_VARS
     params = mathopt.SolveParameters(
-        time_limit=dt.timedelta(seconds=remaining),
+        # A forked solve keeps a second to hand its answer back before the deadline stops it.
+        time_limit=dt.timedelta(seconds=max(0.05, remaining - GRACE_S) if forked else remaining),
         random_seed=seed,
         relative_gap_tolerance=relative_gap,
         absolute_gap_tolerance=1e-6,
@@ -534,7 +537,7 @@ def solve_mip(
     if backend == "cpsat":
         params.threads = 2
     outcome: tuple[FloatArray | None, float, bool] | None
-    if layout.n_vars <= IN_PROCESS_MAX_VARS:
+    if not forked:
         full_sent, dual, optimal = _solve(model, BACKENDS[backend], params, model_params)
         outcome = _values(full_sent, layout.n_vars), dual, optimal
     else:

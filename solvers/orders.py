@@ -38,6 +38,7 @@ class _Search:
     pk_left: dict[int, float]
     units_left: dict[int, float]
     rest_bound: list[dict[int, float]]  # per depth: best unit cost per line over packages from it on
+    budget: int = 200_000  # search nodes left; at 0 the search stops with the best found so far
     best_cost: float = 0.0
     best: list[tuple[int, int]] = field(default_factory=list)
     chosen: list[tuple[int, int]] = field(default_factory=list)
@@ -73,7 +74,8 @@ class _Search:
             self.units_left[n] -= sign * units
 
     def run(self, depth: int, cost: float, opened: int) -> None:
-        if self.bound(depth, cost) >= self.best_cost - EPS:
+        self.budget -= 1
+        if self.budget < 0 or self.bound(depth, cost) >= self.best_cost - EPS:
             return
         complete = all(n == 0 for n in self.need.values())
         if cost < self.best_cost - EPS and (not self.all_or_nothing or complete or not self.chosen):
@@ -111,6 +113,8 @@ class OrderSolver:
         self.searchable: np.ndarray = order_small
         self.arc_ptr = np.r_[0, np.cumsum(np.bincount(cp.pkg_order[cp.arc_pkg], minlength=cp.n_orders))]
         self._contents: list[list[tuple[int, int]]] | None = None
+        #: Whether the last `solve` finished its search (else it returned the best found in its budget).
+        self.last_exact = True
         lines_per_order = np.bincount(cp.line_order, minlength=cp.n_orders)
         units_per_order = np.bincount(cp.line_order, weights=cp.line_qty, minlength=cp.n_orders)
         #: Orders of a single unit: each package has one content (that unit) at most.
@@ -251,6 +255,7 @@ class OrderSolver:
             rest_bound=rest,
         )
         search.run(0, 0.0, 0)
+        self.last_exact = search.budget >= 0
         return search.best_cost, search.best
 
 
@@ -287,6 +292,7 @@ def solve_single(cp: CompiledProblem) -> Solution:
         raise ValueError("an order with this many possible package contents needs the MIP")
     pat_cost = solver.pattern_costs()
     x = np.zeros(cp.n_arcs, dtype=np.int64)
+    exact = True
     if solver.relaxed_work(0) <= DP_WORK_LIMIT:
         # The relaxation's optimum is the order's optimum whenever it respects the shared limits too.
         for arc, units in solver.solve_relaxed(0, pat_cost)[1]:
@@ -296,9 +302,15 @@ def solve_single(cp: CompiledProblem) -> Solution:
         args = (cp.unit_cost(), cp.row_cap.astype(float), cp.node_max_packages, cp.node_max_units)
         for arc, units in solver.solve(0, pat_cost, *args)[1]:
             x[arc] += units
+        exact = solver.last_exact
     total = evaluate(cp, x).total
     return Solution(
-        x=x, solver="single", status="optimal", objective=total, bound=total, runtime_s=time.perf_counter() - start
+        x=x,
+        solver="single",
+        status="optimal" if exact else "feasible",  # a search cut short by its budget proves nothing
+        objective=total,
+        bound=total if exact else None,
+        runtime_s=time.perf_counter() - start,
     )
 
 
