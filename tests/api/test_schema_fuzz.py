@@ -42,12 +42,14 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_generated_requests_without_a_server_error_and_as_documented(
     case: schemathesis.Case,
 ) -> None:
     # Schema-valid input may still name an unknown SKU or node: a 4xx there is correct, not a failure.
+    # The valid key set here replaces whatever header a negative case mutated, so such a case may be
+    # answered 200 legitimately: the negative-data check cannot judge these requests.
     case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKEN['admin']}"},
-        excluded_checks=[schemathesis.checks.positive_data_acceptance],
+        excluded_checks=[schemathesis.checks.positive_data_acceptance, schemathesis.checks.negative_data_rejection],
     )
