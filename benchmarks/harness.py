@@ -272,11 +272,27 @@ def run_profile(
             "source_digest": source_at_start,
             "source_changed_during_run": source_digest(REPO) != source_at_start,
         }
-        files = [*OUTPUT_FILES, *write_charts(rows, prof.solvers, out, prof.name)]
-        write_csv(rows, out / "results.csv")
-        write_json(rows, summary, meta, out / "results.json")
-        (out / "results.md").write_text(markdown(rows, summary, meta, files[len(OUTPUT_FILES) :]))
+        files = write_results(rows, summary, meta, out)
     return BenchRun(prof, rows, summary, out, files)
+
+
+def write_results(rows: list[Row], summary: list[SolverSummary], meta: dict[str, Any], out: Path) -> list[str]:
+    """Write the CSV, JSON, markdown and charts of a run into `out`; returns the file names."""
+    solvers = tuple(meta["settings"]["solvers"])
+    charts = write_charts(rows, solvers, out, meta["profile"])
+    write_csv(rows, out / "results.csv")
+    write_json(rows, summary, meta, out / "results.json")
+    (out / "results.md").write_text(markdown(rows, summary, meta, charts))
+    return [*OUTPUT_FILES, *charts]
+
+
+def render(out: Path) -> list[str]:
+    """Rewrite the CSV, markdown and charts of the run in `out` from its results.json (no solving): for
+    a change of the report or the charts."""
+    doc = json.loads((out / "results.json").read_text())
+    rows = [Row(**r) for r in doc.pop("rows")]
+    doc.pop("summary")
+    return write_results(rows, summarise(rows, tuple(doc["settings"]["solvers"])), doc, out)
 
 
 def _meta(prof: Profile, override: float | None, backend: str, solver_seed: int, total_s: float) -> dict[str, Any]:
@@ -359,8 +375,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backend", default="highs", choices=("highs", "scip", "cpsat"), help="MIP backend")
     parser.add_argument("--seed", type=int, default=0, help="solver seed (instance seeds are in the profile)")
     parser.add_argument("--list", action="store_true", help="list the profile's instances and exit")
+    parser.add_argument("--render", type=Path, metavar="DIR", help="only redraw DIR's report from its results.json")
     args = parser.parse_args(argv)
     _exit_on_sigterm()
+    if args.render is not None:
+        print(", ".join(render(args.render)))
+        return 0
     if args.list:
         prof = PROFILES[args.profile]
         for inst in prof.instances:

@@ -430,8 +430,10 @@ def assignment(cp: CompiledProblem, layout: Layout, x: IntArray) -> FloatArray |
 #: Models up to this many variables are solved in-process (backends keep their time limits there);
 #: larger ones in a forked process that is stopped at the deadline.
 IN_PROCESS_MAX_VARS = 5_000
-#: Seconds a solver may overrun its own time limit before it is stopped.
-GRACE_S = 1.0
+#: Seconds a forked solve may overrun its own time limit before it is stopped ...
+GRACE_S = 2.0
+#: ... plus this share of the time limit.
+GRACE_SHARE = 0.1
 
 
 Sent = tuple[tuple[IntArray, FloatArray] | None, float, bool]
@@ -480,7 +482,8 @@ def _solve_with_hard_deadline(
     child.start()
     send.close()
     try:
-        if not receive.poll(seconds):
+        # A solver that finishes a little late still hands back its answer; one far past it is stopped.
+        if not receive.poll(seconds * (1 + GRACE_SHARE) + GRACE_S):
             return None
         full, bound, proven = receive.recv()
     except EOFError:  # the child died without an answer
@@ -528,8 +531,7 @@ def solve_mip(
     remaining = max(0.05, time_limit_s - (time.perf_counter() - start))
     forked = layout.n_vars > IN_PROCESS_MAX_VARS
     params = mathopt.SolveParameters(
-        # A forked solve keeps a second to hand its answer back before the deadline stops it.
-        time_limit=dt.timedelta(seconds=max(0.05, remaining - GRACE_S) if forked else remaining),
+        time_limit=dt.timedelta(seconds=remaining),
         random_seed=seed,
         relative_gap_tolerance=relative_gap,
         absolute_gap_tolerance=1e-6,

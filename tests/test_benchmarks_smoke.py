@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import pickle
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,15 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from benchmarks.harness import OUTPUT_FILES, BenchRun, CorrectnessError, measure, run_profile, with_best_bound
+from benchmarks.harness import (
+    OUTPUT_FILES,
+    BenchRun,
+    CorrectnessError,
+    measure,
+    render,
+    run_profile,
+    with_best_bound,
+)
 from benchmarks.instances import PROFILES, Instance
 from benchmarks.isolated import RunOutcome, run_isolated
 from routing_engine.cli import EXIT_BAD_INPUT, app
@@ -104,6 +113,20 @@ def test_json_records_machine_settings_seeds_and_package_versions(bench_run: Ben
     assert doc["packages"]["numpy"]
     assert isinstance(doc["source_changed_during_run"], bool)
     assert len(doc["rows"]) == len(bench_run.rows)
+
+
+def test_render_redraws_the_report_from_results_json_without_changing_the_numbers(
+    bench_run: BenchRun, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(bench_run.out, copy)
+    (copy / "results.md").unlink()
+    (copy / "runtime.png").unlink()
+    assert render(copy) == [*OUTPUT_FILES, *CHARTS]
+    assert (copy / "results.csv").read_text() == (bench_run.out / "results.csv").read_text()
+    assert (copy / "results.json").read_text() == (bench_run.out / "results.json").read_text()
+    assert (copy / "results.md").read_text() == (bench_run.out / "results.md").read_text()
+    assert (copy / "runtime.png").is_file()
 
 
 # ----------------------------------------------------------------------- wrong answers stop the harness
