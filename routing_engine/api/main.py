@@ -22,7 +22,7 @@ from routing_engine.api.deps import Area, authorize
 from routing_engine.api.limits import BodyLimit
 from routing_engine.api.metrics import PrometheusEvents
 from routing_engine.api.observe import Observe, configure_logging
-from routing_engine.api.routes import allocations, health, journal, metrics, network, stock
+from routing_engine.api.routes import allocations, health, journal, metrics, network, scenarios, stock
 from routing_engine.api.schemas import ErrorPublic
 from routing_engine.api.settings import Settings
 from routing_engine.ledger import Ledger, connect, load_network, seed, upgrade
@@ -49,6 +49,7 @@ PROTECTED: tuple[tuple[Any, Area], ...] = (
     (stock, "stock"),
     (network, "network"),
     (journal, "journal"),
+    (scenarios, "scenarios"),
 )
 
 
@@ -108,4 +109,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, dependencies=[Depends(authorize(area))], responses=AUTH_ERRORS)
     for module in (health, metrics):
         app.include_router(module.router)
+    app.include_router(scenarios.page_router)
     return app

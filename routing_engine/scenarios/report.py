@@ -170,8 +170,8 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+def _img(chart: Chart) -> str:
+    return f'<img alt="{html.escape(chart.title)}" src="data:image/png;base64,{base64.b64encode(chart.png).decode()}">'
 
 
 CSS = """
@@ -185,9 +185,32 @@ img { max-width: 100%; display: block; margin: 1em 0; }
 """
 
 
-def report_html(c: Comparison) -> str:
-    names = [BASELINE, *(v.name for v in c.variants)]
+@dataclass(frozen=True)
+class Chart:
+    """One chart of a comparison: a stable name (for URLs), a title (alt text) and the PNG."""
+
+    name: str
+    title: str
+    png: bytes
+
+
+def all_charts(c: Comparison) -> list[Chart]:
+    """Every chart of the comparison in report order, drawn once for the report and for the API."""
     runs = [c.baseline, *c.variants]
+    result = [Chart("cost-breakdown", "cost by part per scenario", charts.cost_breakdown(runs))]
+    if c.variants:
+        result.append(
+            Chart("kpi-deltas", "KPI changes against the baseline", charts.kpi_deltas(c.baseline, c.variants))
+        )
+    result.append(Chart("node-utilisation", "node utilisation", charts.node_utilisation(runs)))
+    result += [Chart(f"sweep-{name}", f"sweep {name}", charts.sweep_curve(r)) for name, r in c.sweeps.items()]
+    return result
+
+
+def report_html(c: Comparison, charts_: list[Chart] | None = None) -> str:
+    """The self-contained report; `charts_` are `all_charts(c)` when already drawn."""
+    by_name = {chart.name: chart for chart in (charts_ if charts_ is not None else all_charts(c))}
+    names = [BASELINE, *(v.name for v in c.variants)]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Scenario {html.escape(c.file.name)}</title><style>{CSS}</style></head><body>",
@@ -200,15 +223,13 @@ def report_html(c: Comparison) -> str:
         descriptions = [[v.name, v.description] for v in c.variants]
         parts += ["<h2>Variants</h2>", _html_table(["variant", "what changes"], descriptions)]
     parts += ["<h2>KPIs</h2>", _html_table(["measure", *names], comparison_rows(c))]
-    parts += [_img(charts.cost_breakdown(runs), "cost by part per scenario")]
-    if c.variants:
-        parts += [_img(charts.kpi_deltas(c.baseline, c.variants), "KPI changes against the baseline")]
-    parts += ["<h2>Node utilisation</h2>", _img(charts.node_utilisation(runs), "node utilisation")]
+    parts += [_img(by_name[name]) for name in ("cost-breakdown", "kpi-deltas") if name in by_name]
+    parts += ["<h2>Node utilisation</h2>", _img(by_name["node-utilisation"])]
     parts += [_html_table(["node", *names], node_rows(c))]
     parts += ["<h2>Fill rate by channel and destination country</h2>", _html_table(["group", *names], fill_rows(c))]
     for sweep, sweep_runs in c.sweeps.items():
         parts += [f"<h2>Sweep {html.escape(sweep)}</h2>", f"<p>{html.escape(sweep_runs[0].description)}</p>"]
-        parts += [_img(charts.sweep_curve(sweep_runs), f"sweep {sweep}")]
+        parts += [_img(by_name[f"sweep-{sweep}"])]
         parts += [_html_table(list(SWEEP_HEADER), sweep_rows(sweep_runs))]
     parts.append("</body></html>")
     return "\n".join(parts)

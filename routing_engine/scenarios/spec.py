@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,8 @@ from routing_engine.scenarios.changes import Change, apply_changes, parse_change
 from routing_engine.scenarios.errors import ScenarioFileError
 
 BASELINE = "baseline"
+#: Most points one sweep may have: a typo in a range (step 0.001 for 1) must not expand into millions of runs.
+MAX_SWEEP_POINTS = 1000
 
 
 class ExampleBase(Frozen):
@@ -85,8 +88,22 @@ class Sweep(Frozen):
             return list(self.values)
         assert self.range is not None
         r = self.range
-        count = int((r.stop - r.start) / r.step + 1e-9) + 1
-        return [round(r.start + i * r.step, 10) for i in range(max(0, count))]
+        return [round(r.start + i * r.step, 10) for i in range(self.grid_size())]
+
+    @model_validator(mode="after")
+    def _grid_size(self) -> Sweep:
+        count = len(self.values) if self.values is not None else self.grid_size()
+        if count > MAX_SWEEP_POINTS:
+            raise ValueError(f"{count} sweep points is over the limit of {MAX_SWEEP_POINTS}")
+        return self
+
+    def grid_size(self) -> int:
+        """Number of points, without building the grid."""
+        if self.values is not None:
+            return len(self.values)
+        assert self.range is not None
+        r = self.range
+        return max(0, int((r.stop - r.start) / r.step + 1e-9) + 1)
 
 
 class ScenarioFile(Frozen):
@@ -100,6 +117,16 @@ class ScenarioFile(Frozen):
     seed: Annotated[int, Field(ge=0)] = 0
     variants: list[Variant] = Field(default_factory=list)
     sweeps: list[Sweep] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one scenario may ask for, for scenarios that come from outside (the API); the CLI
+    runs whatever its user's file says."""
+
+    max_runs: int = 200
+    max_orders: int = 20_000
+    max_time_limit_s: float = 600.0
 
 
 class RunSpec(Frozen):
@@ -128,7 +155,7 @@ def _load_yaml(path: Path) -> Any:
         raise ScenarioFileError(f"not valid YAML: {exc}", field=str(path)) from None
 
 
-def _base_problem(base: BaseSpec, folder: Path) -> Problem:
+def _base_problem(base: BaseSpec, folder: Path | None) -> Problem:
     if base.example is not None:
         from routing_engine.examples import example_problem
 
@@ -143,6 +170,10 @@ def _base_problem(base: BaseSpec, folder: Path) -> Problem:
             as_of=e.as_of,
         )
     assert base.problem is not None
+    if folder is None:
+        raise ScenarioFileError(
+            "a scenario sent over the API cannot read files; use `base.example`", field="base.problem"
+        )
     path = folder / base.problem
     try:
         return Problem.model_validate(json.loads(path.read_text()))
@@ -152,14 +183,33 @@ def _base_problem(base: BaseSpec, folder: Path) -> Problem:
         raise ScenarioFileError(f"{path} is not a valid problem: {exc}", field="base.problem") from None
 
 
-def parse_scenario(data: Any, folder: Path, time_limit_s: float | None = None) -> Scenario:
-    """Check a scenario document and expand it into runs; raises a `ProblemError` naming what is wrong."""
+def _check_limits(spec: ScenarioFile, time_limit_s: float | None, limits: Limits) -> None:
+    """Refuse an oversized scenario before its problems are generated."""
+    if (time_limit_s or spec.time_limit_s) > limits.max_time_limit_s:
+        field = "time_limit_s"
+        raise InvalidValue(f"over the limit of {limits.max_time_limit_s:g} s per run", field=field)
+    runs = 1 + len(spec.variants) + sum(s.grid_size() for s in spec.sweeps)
+    if runs > limits.max_runs:
+        raise InvalidValue(f"{runs} runs is over the limit of {limits.max_runs}", field="sweeps")
+    if spec.base.example is not None and spec.base.example.orders > limits.max_orders:
+        raise InvalidValue(f"over the limit of {limits.max_orders} orders", field="base.example.orders")
+
+
+def parse_scenario(
+    data: Any, folder: Path | None, time_limit_s: float | None = None, limits: Limits | None = None
+) -> Scenario:
+    """Check a scenario document and expand it into runs; raises a `ProblemError` naming what is wrong.
+
+    `folder` is where `base.problem` files are read from (None: nowhere, for documents sent over the API);
+    `limits` bounds the runs, orders and time limit (None: no bounds)."""
     try:
         spec = ScenarioFile.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "(root)"
         raise ScenarioFileError(first["msg"], field=loc) from None
+    if limits is not None:
+        _check_limits(spec, time_limit_s, limits)
     names = [BASELINE, *(v.name for v in spec.variants)]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -205,9 +255,31 @@ def parse_scenario(data: Any, folder: Path, time_limit_s: float | None = None) -
                     options=options,
                 )
             )
+    if limits is not None:  # demand surges multiply orders
+        for run in runs:
+            if len(run.problem.orders) > limits.max_orders:
+                where = f"variants[{run.name}]" if run.group == "variant" else f"sweeps[{run.group}]"
+                raise InvalidValue(f"{run.name}: over the limit of {limits.max_orders} orders", field=where)
     return Scenario(file=spec, runs=runs)
 
 
-def load_scenario(path: Path, time_limit_s: float | None = None) -> Scenario:
+def load_scenario(path: Path, time_limit_s: float | None = None, limits: Limits | None = None) -> Scenario:
     """Read a scenario YAML file; `base.problem` paths are relative to it."""
-    return parse_scenario(_load_yaml(path), path.parent, time_limit_s)
+    return parse_scenario(_load_yaml(path), path.parent, time_limit_s, limits)
+
+
+def parse_scenario_yaml(text: str, time_limit_s: float | None = None, limits: Limits | None = None) -> Scenario:
+    """A scenario from the text of a YAML file sent over the API (it may not name files)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioFileError(f"not valid YAML: {exc}", field="yaml") from None
+    return parse_scenario(data, None, time_limit_s, limits)
+
+
+def read_header(path: Path) -> ScenarioFile:
+    """A scenario file's document, checked but not expanded (no problem is generated): for listings."""
+    try:
+        return ScenarioFile.model_validate(_load_yaml(path))
+    except ValidationError as exc:
+        raise ScenarioFileError(str(exc.errors()[0]["msg"]), field=str(path)) from None
