@@ -230,6 +230,12 @@ def scenario_run(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for results.json and report.html.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Runs in parallel (separate processes; 1: in this one).")] = 2,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", metavar="auto|ADDRESS", help="Run each allocation as a Ray task (auto: local or RAY_ADDRESS)."
+        ),
+    ] = None,
 ) -> None:
     """Run the baseline, every variant and every sweep point of SCENARIO_FILE; print and write the comparison."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -248,7 +254,7 @@ def scenario_run(
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"scenario {scenario.file.name}", total=len(scenario.runs))
         try:
-            outcomes = run_all(scenario.runs, workers, on_done=lambda _: progress.advance(task))
+            outcomes = run_all(scenario.runs, workers, lambda _: progress.advance(task), ray_address=ray)
         except ProblemError as exc:
             raise _fail(str(exc)) from None
     comparison = Comparison.of(scenario.file, outcomes)

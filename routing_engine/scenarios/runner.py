@@ -1,18 +1,21 @@
-"""Run scenario specs: `run_one(spec) -> RunOutcome` is the unit of work (a process, or later a Ray task).
+"""Run scenario specs: `run_one(spec) -> RunOutcome` is the unit of work (a local process or a Ray task).
 
-`run_all` fans the specs out over a local process pool and reports each finished run to a callback.
+`run_all` fans the specs out over a local process pool or a Ray cluster and reports each finished run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
 from pydantic import Field
 
 from routing_engine.allocate import allocate
+from routing_engine.errors import InvalidValue
 from routing_engine.model import AllocationResult, CostBreakdown, Frozen, Kpis, Problem
 from routing_engine.scenarios.spec import RunSpec
 
@@ -129,27 +132,71 @@ def run_one(spec: RunSpec) -> RunOutcome:
 
 
 def run_all(
-    specs: list[RunSpec], workers: int = 2, on_done: Callable[[RunOutcome], None] | None = None
+    specs: list[RunSpec],
+    workers: int = 2,
+    on_done: Callable[[RunOutcome], None] | None = None,
+    ray_address: str | None = None,
 ) -> list[RunOutcome]:
-    """Run every spec, `workers` at a time in separate processes (in this process when 1); outcomes come
-    back in the order of `specs`. A Ray runner would submit `run_one` as a task per spec instead."""
-    outcomes: dict[int, RunOutcome] = {}
-    if workers <= 1 or len(specs) <= 1:
-        for i, spec in enumerate(specs):
-            outcomes[i] = run_one(spec)
+    """Run every spec and return the outcomes in the order of `specs`, calling `on_done` as each finishes.
+
+    Locally: `workers` at a time in separate processes (in this process when 1). With `ray_address`
+    ("auto" or a cluster address): one Ray task per spec. Both submit `run_one` and collect the same way."""
+    if ray_address is None and (workers <= 1 or len(specs) <= 1):
+        outcomes = []
+        for spec in specs:
+            outcomes.append(run_one(spec))
             if on_done:
-                on_done(outcomes[i])
-    else:
-        # spawn, not fork: the solver libraries run threads that a forked child must not inherit.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context) as pool:
-            futures: dict[Future[RunOutcome], int] = {pool.submit(run_one, spec): i for i, spec in enumerate(specs)}
-            try:
-                for future in as_completed(futures):
-                    outcomes[futures[future]] = future.result()
-                    if on_done:
-                        on_done(outcomes[futures[future]])
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)  # a failed run or Ctrl-C: start nothing more
-                raise
+                on_done(outcomes[-1])
+        return outcomes
+    if ray_address is not None:
+        with _ray(ray_address) as submit:
+            return _collect(specs, submit, on_done)
+    # spawn, not fork: the solver libraries run threads that a forked child must not inherit.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context) as pool:
+        try:
+            return _collect(specs, lambda spec: pool.submit(run_one, spec), on_done)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # a failed run or Ctrl-C: start nothing more
+            raise
+
+
+def _collect(
+    specs: list[RunSpec],
+    submit: Callable[[RunSpec], Future[RunOutcome]],
+    on_done: Callable[[RunOutcome], None] | None,
+) -> list[RunOutcome]:
+    """Submit `run_one` for every spec and gather the outcomes as they finish, in the order of `specs`."""
+    futures: dict[Future[RunOutcome], int] = {submit(spec): i for i, spec in enumerate(specs)}
+    outcomes: dict[int, RunOutcome] = {}
+    try:
+        for future in as_completed(futures):
+            outcomes[futures[future]] = future.result()
+            if on_done:
+                on_done(outcomes[futures[future]])
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
     return [outcomes[i] for i in range(len(specs))]
+
+
+@contextlib.contextmanager
+def _ray(address: str) -> Iterator[Callable[[RunSpec], Future[RunOutcome]]]:
+    """A submit function that runs `run_one` as a Ray task. Joins the Ray instance this process is already
+    connected to; otherwise connects to `address` ("auto": the cluster RAY_ADDRESS or `ray start` on this
+    machine names, else a new local instance), and disconnects afterwards."""
+    try:
+        import ray
+    except ImportError:
+        raise InvalidValue("Ray is not installed: pip install 'routing-engine[ray]'", field="--ray") from None
+    connected_here = not ray.is_initialized()
+    if connected_here:
+        # The workers' output would break into the progress bar; their errors still come back as exceptions.
+        ray.init(address=None if address == "auto" else address, log_to_driver=False, logging_level=logging.WARNING)
+    task = ray.remote(run_one)
+    try:
+        yield lambda spec: task.remote(spec).future()
+    finally:
+        if connected_here:
+            ray.shutdown()
