@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from routing_engine.api.errors import Forbidden, NotAuthenticated
 from routing_engine.api.settings import Settings
-from routing_engine.ledger import Ledger, keys
-from routing_engine.ledger.keys import ApiKey, Role
+from routing_engine.ledger import Ledger
+from routing_engine.ledger.keys import ApiKey, KeyCache, Role
 
 Area = Literal["allocations", "stock", "network", "journal", "scenarios"]
 #: What each role may do besides reading (GET) where it may read: admin everything, planner only reads.
@@ -66,7 +66,8 @@ def authorize(area: Area) -> Callable[..., object]:
         token = credentials.credentials if credentials is not None else header_token
         if not token:
             raise NotAuthenticated("an API key is required: `Authorization: Bearer <token>` or `X-API-Key`")
-        key = await run_in_threadpool(keys.authenticate, get_ledger(request).engine, token)
+        cache: KeyCache = request.app.state.key_cache
+        key = cache.lookup(token) or await run_in_threadpool(cache.authenticate, token)
         if key is None:
             raise NotAuthenticated("the API key is unknown or revoked")
         request.state.api_key = key.id

@@ -27,6 +27,7 @@ from routing_engine.api.schemas import ErrorPublic
 from routing_engine.api.settings import Settings
 from routing_engine.ledger import Ledger, connect, load_network, seed, upgrade
 from routing_engine.ledger.holds import expire_due
+from routing_engine.ledger.keys import KeyCache
 
 API_VERSION = "1"
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = await run_in_threadpool(open_ledger, settings)
+        app.state.key_cache = KeyCache(app.state.ledger.engine, settings.auth_cache_ttl_s)
         sweeper = (
             asyncio.create_task(_sweep_forever(app, settings.sweep_interval_s)) if settings.sweep_interval_s else None
         )

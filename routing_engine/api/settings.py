@@ -32,4 +32,10 @@ class Settings(BaseSettings):
     auth_required: bool = Field(
         default=True, description="Every /v1 request needs an API key (`routing-engine keys create`)."
     )
+    auth_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds an accepted API key is trusted without a query; a revoke by another process "
+        "(worker, CLI) takes effect within it. 0 checks every request.",
+    )
     log_level: str = Field(default="INFO", description="Level of the service's JSON logs (INFO logs each request).")

@@ -6,6 +6,7 @@ Every ledger operation takes it first; the API builds one at startup and shares 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -35,6 +36,39 @@ class NoEvents:
         pass
 
 
+#: Fewest seconds between two sweeps before writes while holds keep coming due (the periodic sweep and
+#: `expire_due` are not limited by it).
+SWEEP_GAP = dt.timedelta(seconds=1)
+#: Leeway for holds another process made just before a sweep but committed after it.
+SWEEP_MARGIN = dt.timedelta(seconds=60)
+
+
+class SweepSchedule:
+    """When the next expiry sweep before a write can find something due, so other writes skip its query.
+
+    After a sweep at `t` that saw the earliest remaining expiry `e`, nothing can come due before
+    min(e, t + ttl - margin): a hold made later by any process expires a whole TTL after it was made.
+    Assumes every process shares the hold TTL and, within the margin, the clock. A clock that goes back
+    (a test's) makes the next write sweep.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dt.datetime | None = None
+        self._next: dt.datetime | None = None
+
+    def due(self, now: dt.datetime) -> bool:
+        with self._lock:
+            return self._last is None or self._next is None or now < self._last or now >= self._next
+
+    def swept(self, now: dt.datetime, earliest: dt.datetime | None, ttl: dt.timedelta, *, more: bool) -> None:
+        """A sweep at `now` left `earliest` as the first expiry still ahead; `more` if it stopped early."""
+        quiet_until = now + ttl - min(SWEEP_MARGIN, ttl / 2)
+        nxt = now if more else max(min(quiet_until, earliest or quiet_until), now + SWEEP_GAP)
+        with self._lock:
+            self._last, self._next = now, nxt
+
+
 @dataclass(frozen=True)
 class Ledger:
     """`network` holds the static parts of a problem (currency, fx, tariffs, countries, policy, channels);
@@ -48,3 +82,4 @@ class Ledger:
     hold_attempts: int = 4
     clock: Callable[[], dt.datetime] = utc_now
     events: LedgerEvents = field(default_factory=NoEvents)
+    sweeps: SweepSchedule = field(default_factory=SweepSchedule, compare=False)

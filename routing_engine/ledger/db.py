@@ -1,11 +1,16 @@
 """Database engines and transactions for the ledger: SQLite (file, WAL) or PostgreSQL (psycopg 3).
 
 Every write runs in `transact`, which serialises SQLite writers up front and retries transient conflicts.
+`reading`, `writing` and `transact` take an engine (a pooled connection each) or a connection already
+checked out, so one request can run several transactions over one connection.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,11 +47,49 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
+class _WriteGate:
+    """Queues the writers of one SQLite file, in this process (a lock) and across processes (`flock` on a
+    file beside it), before they BEGIN IMMEDIATE. SQLite's own busy handler polls with sleeps of up to
+    100 ms, which under load leaves the file idle while writers sleep; a blocked `flock` wakes at once."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path + ".write-lock"
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._threads:
+            if self._fd is None or self._pid != os.getpid():  # a forked child needs its own open file
+                self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_GATES: dict[str, _WriteGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def _write_gate(engine: Engine) -> _WriteGate | None:
+    """The gate of a SQLite file engine (one per file and process), None for PostgreSQL or in-memory."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        return None
+    with _GATES_LOCK:
+        return _GATES.setdefault(os.path.abspath(path), _WriteGate(os.path.abspath(path)))
+
+
 def connect(dsn: str, *, pool_size: int = 10) -> Engine:
     """An engine for `dsn` (`sqlite:///file.db` or `postgresql+psycopg://...`) set up for the ledger.
 
     SQLite: WAL (readers never block the writer), a busy timeout, and transactions begun by us so a
-    write transaction takes the write lock at BEGIN (`BEGIN IMMEDIATE`) instead of failing mid-way.
+    write transaction takes the write lock at BEGIN (`BEGIN IMMEDIATE`) instead of failing mid-way;
+    writers queue for it on a `_WriteGate`. PostgreSQL: a pool of `pool_size` connections (plus overflow),
+    each checked before use.
     """
     if dsn.startswith("sqlite"):
         engine = create_engine(dsn, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -74,23 +117,50 @@ def is_postgres(conn: Connection | Engine) -> bool:
 
 
 @contextmanager
-def reading(engine: Engine, *, consistent: bool = False) -> Iterator[Connection]:
-    """A read transaction. SQLite (WAL) always reads one snapshot; PostgreSQL does so only when
-    `consistent` (REPEATABLE READ, two extra round trips), else each statement sees the latest commits."""
-    with engine.connect() as conn:
+def _connection(bind: Engine | Connection) -> Iterator[Connection]:
+    """A pooled connection for an engine (returned after), or the caller's own connection as it is."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+@contextmanager
+def reading(bind: Engine | Connection, *, consistent: bool = False) -> Iterator[Connection]:
+    """A read transaction (or the transaction a given connection is in). SQLite (WAL) always reads one
+    snapshot; PostgreSQL does so only when `consistent` (REPEATABLE READ, one extra statement), else each
+    statement sees the latest commits."""
+    with _connection(bind) as conn:
+        if conn.in_transaction():  # the caller's transaction: read in it
+            yield conn
+            return
         if consistent and is_postgres(conn):
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                yield conn
+            return
         with conn.begin():
             yield conn
 
 
 @contextmanager
-def writing(engine: Engine) -> Iterator[Connection]:
+def writing(bind: Engine | Connection) -> Iterator[Connection]:
     """A write transaction: on SQLite it holds the database's single write lock from BEGIN to COMMIT."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(**{_WRITE: True})
-        with conn.begin():
-            yield conn
+    with _connection(bind) as conn:
+        gate = _write_gate(conn.engine)
+        with gate.held() if gate is not None else _no_gate():
+            conn.execution_options(**{_WRITE: True})  # changes `conn` in place, so it is reset below
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.execution_options(**{_WRITE: False})
+
+
+@contextmanager
+def _no_gate() -> Iterator[None]:
+    yield
 
 
 def _transient(exc: DBAPIError) -> bool:
@@ -98,11 +168,11 @@ def _transient(exc: DBAPIError) -> bool:
     return sqlstate in _PG_TRANSIENT or "database is locked" in str(exc.orig)
 
 
-def transact(engine: Engine, work: Callable[[Connection], T], *, attempts: int = 5) -> T:
+def transact(bind: Engine | Connection, work: Callable[[Connection], T], *, attempts: int = 5) -> T:
     """Run `work` in one write transaction; a deadlock or lock timeout rolls back and runs it again."""
     for attempt in range(attempts):
         try:
-            with writing(engine) as conn:
+            with writing(bind) as conn:
                 return work(conn)
         except DBAPIError as exc:
             if attempt + 1 == attempts or not _transient(exc):

@@ -21,6 +21,11 @@ is held, and the allocation is solved again on fresh stock, up to `Ledger.hold_a
 SKU; an allocation's own row before its holds) so concurrent writers do not deadlock; a deadlock or lock
 timeout that happens anyway is retried by `transact`. State changes of an allocation are conditional on
 its status as well, so an expiry sweep racing a release frees the units once.
+
+Round trips. An allocation uses one pooled connection. On PostgreSQL the snapshot is read inside the
+write transaction (READ COMMITTED reads lock nothing; the conditional updates still decide), on SQLite
+in a read transaction before it, so the single write lock is never held while solving. The answer is
+built from what was written (hold ids come back from the INSERT), not read again.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -45,7 +50,7 @@ from routing_engine.allocate import AllocateOptions, allocate
 from routing_engine.errors import UnknownNode
 from routing_engine.ledger import journal, schema
 from routing_engine.ledger.context import Ledger
-from routing_engine.ledger.db import reading, transact
+from routing_engine.ledger.db import is_postgres, reading, transact
 from routing_engine.ledger.errors import (
     IdempotencyKeyReused,
     InvalidTransition,
@@ -116,10 +121,11 @@ def _holds_of(result: AllocationResult) -> list[_Hold]:
     return holds
 
 
-def _solve(
-    ledger: Ledger, orders: Sequence[Order], exclude: set[str]
-) -> tuple[AllocationResult, list[_Hold], Snapshot]:
-    snap = snapshot(ledger.engine, {line.sku for order in orders for line in order.lines})
+Solved = tuple[AllocationResult, list["_Hold"], Snapshot]
+
+
+def _solve(bind: Engine | Connection, ledger: Ledger, orders: Sequence[Order], exclude: set[str]) -> Solved:
+    snap = snapshot(bind, {line.sku for order in orders for line in order.lines})
     options: AllocateOptions = ledger.single if len(orders) == 1 else ledger.batch
     started = time.perf_counter()
     result = allocate(_problem(ledger, snap, orders, exclude), options)
@@ -170,25 +176,30 @@ def _take(conn: Connection, holds: Sequence[_Hold], orders: Sequence[Order], sna
 
 def _record_holds(
     conn: Connection, allocation_id: str, holds: Sequence[_Hold], status: AllocationStatus, ledger: Ledger
-) -> None:
+) -> list[HoldRecord]:
+    """Insert the holds and their journal entries; the holds as stored (ids from the INSERT)."""
     now = ledger.clock()
+    r = schema.reservations
+    ids: list[int] = []
     if holds:
-        conn.execute(
-            insert(schema.reservations),
-            [
-                {
-                    "allocation_id": allocation_id,
-                    "order_id": h.order,
-                    "line_id": h.line,
-                    "node": h.node,
-                    "sku": h.sku,
-                    "inbound": h.inbound,
-                    "quantity": h.quantity,
-                    "status": status,
-                    "created_at": now,
-                }
-                for h in holds
-            ],
+        ids = list(
+            conn.execute(
+                insert(r).returning(r.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "allocation_id": allocation_id,
+                        "order_id": h.order,
+                        "line_id": h.line,
+                        "node": h.node,
+                        "sku": h.sku,
+                        "inbound": h.inbound,
+                        "quantity": h.quantity,
+                        "status": status,
+                        "created_at": now,
+                    }
+                    for h in holds
+                ],
+            ).scalars()
         )
     journal.append(
         conn,
@@ -197,19 +208,25 @@ def _record_holds(
             for h in holds
         ],
     )
+    return [
+        HoldRecord(
+            id=i,
+            order=h.order,
+            line=h.line,
+            node=h.node,
+            sku=h.sku,
+            inbound=h.inbound,
+            quantity=h.quantity,
+            status=status,
+        )
+        for i, h in zip(ids, holds, strict=True)
+    ]
 
 
-def _by_key(engine: Engine, key: str) -> AllocationRecord | None:
-    a = schema.allocations
-    with reading(engine) as conn:
-        allocation_id = conn.execute(select(a.c.id).where(a.c.idempotency_key == key)).scalar_one_or_none()
-        return None if allocation_id is None else _load(conn, allocation_id)
-
-
-def _replay(engine: Engine, key: str, digest: str) -> AllocationRecord | None:
+def _replay(bind: Engine | Connection, key: str, digest: str) -> AllocationRecord | None:
     """The allocation an earlier call with this key made, if any; a different request is an error."""
     a = schema.allocations
-    with reading(engine) as conn:
+    with reading(bind) as conn:
         row = conn.execute(select(a.c.id, a.c.request_hash).where(a.c.idempotency_key == key)).one_or_none()
         if row is None:
             return None
@@ -225,9 +242,10 @@ def _hold_new(
     key: str | None,
     digest: str,
     orders: Sequence[Order],
-    solved: tuple[AllocationResult, list[_Hold], Snapshot],
+    solved: Solved | None = None,
 ) -> AllocationRecord:
-    result, holds, snap = solved
+    """Hold a decision (or, with none given, solve on this transaction's reads first) and record it."""
+    result, holds, snap = solved if solved is not None else _solve(conn, ledger, orders, set())
     _take(conn, holds, orders, snap)
     now = ledger.clock()
     conn.execute(
@@ -243,8 +261,16 @@ def _hold_new(
             expires_at=now + ledger.hold_ttl,
         )
     )
-    _record_holds(conn, allocation_id, holds, "held", ledger)
-    return _load(conn, allocation_id)
+    return AllocationRecord(
+        id=allocation_id,
+        status="held",
+        created_at=now,
+        expires_at=now + ledger.hold_ttl,
+        orders=list(orders),
+        results=[result],
+        rejected_nodes=[],
+        holds=_record_holds(conn, allocation_id, holds, "held", ledger),
+    )
 
 
 def _backoff(attempt: int) -> None:
@@ -262,33 +288,33 @@ def allocate_and_hold(
     input (nothing held), `IdempotencyKeyReused`, or `StockConflict` when every attempt lost a race.
     """
     digest = request_hash(orders)
-    if idempotency_key is not None and (earlier := _replay(ledger.engine, idempotency_key, digest)):
-        return earlier, True
-    expire_due(ledger)
-    lost = _Lost("", "")
-    for attempt in range(ledger.hold_attempts):
-        solved = _solve(ledger, orders, set())
-        allocation_id = "al_" + secrets.token_hex(10)
-        work = partial(
-            _hold_new,
-            ledger=ledger,
-            allocation_id=allocation_id,
-            key=idempotency_key,
-            digest=digest,
-            orders=orders,
-            solved=solved,
-        )
-        try:
-            return transact(ledger.engine, work), False
-        except _Lost as exc:
-            lost = exc
-            ledger.events.guard_rejected(exc.node, exc.sku)
-            _backoff(attempt)
-        except IntegrityError:
-            # A concurrent call with the same key committed first: answer with its allocation.
-            if idempotency_key is not None and (earlier := _replay(ledger.engine, idempotency_key, digest)):
-                return earlier, True
-            raise
+    with ledger.engine.connect() as conn:
+        if idempotency_key is not None and (earlier := _replay(conn, idempotency_key, digest)):
+            return earlier, True
+        expire_if_due(ledger, conn)
+        lost = _Lost("", "")
+        for attempt in range(ledger.hold_attempts):
+            work = partial(
+                _hold_new,
+                ledger=ledger,
+                allocation_id="al_" + secrets.token_hex(10),
+                key=idempotency_key,
+                digest=digest,
+                orders=orders,
+            )
+            try:
+                if is_postgres(conn):
+                    return transact(conn, work), False
+                return transact(conn, partial(work, solved=_solve(conn, ledger, orders, set()))), False
+            except _Lost as exc:
+                lost = exc
+                ledger.events.guard_rejected(exc.node, exc.sku)
+                _backoff(attempt)
+            except IntegrityError:
+                # A concurrent call with the same key committed first: answer with its allocation.
+                if idempotency_key is not None and (earlier := _replay(conn, idempotency_key, digest)):
+                    return earlier, True
+                raise
     raise StockConflict(ledger.hold_attempts, lost.node, lost.sku)
 
 
@@ -401,11 +427,11 @@ def _set_status(conn: Connection, allocation_id: str, status: AllocationStatus, 
     conn.execute(update(a).where(a.c.id == allocation_id).values(status=status, **values))
 
 
-def expire_due(ledger: Ledger) -> int:
+def expire_due(ledger: Ledger, bind: Engine | Connection | None = None) -> int:
     """Expire held allocations whose TTL has passed and return their units; how many were expired."""
     a = schema.allocations
     now = ledger.clock()
-    with reading(ledger.engine) as conn:
+    with reading(bind if bind is not None else ledger.engine) as conn:
         due = (
             conn.execute(
                 select(a.c.id).where(a.c.status == "held", a.c.expires_at <= now).order_by(a.c.id).limit(SWEEP_LIMIT)
@@ -413,8 +439,20 @@ def expire_due(ledger: Ledger) -> int:
             .scalars()
             .all()
         )
+        earliest = conn.execute(
+            select(func.min(a.c.expires_at)).where(a.c.status == "held", a.c.expires_at > now)
+        ).scalar_one_or_none()
+    expired = sum(
+        transact(bind if bind is not None else ledger.engine, partial(_expire, ledger=ledger, allocation_id=x, now=now))
+        for x in due
+    )
+    ledger.sweeps.swept(now, earliest, ledger.hold_ttl, more=len(due) == SWEEP_LIMIT)
+    return expired
 
-    return sum(transact(ledger.engine, partial(_expire, ledger=ledger, allocation_id=x, now=now)) for x in due)
+
+def expire_if_due(ledger: Ledger, bind: Engine | Connection | None = None) -> int:
+    """`expire_due` before a write, skipped while `Ledger.sweeps` knows nothing can be due yet."""
+    return expire_due(ledger, bind) if ledger.sweeps.due(ledger.clock()) else 0
 
 
 def _expire(conn: Connection, ledger: Ledger, allocation_id: str, now: dt.datetime) -> int:
@@ -428,7 +466,7 @@ def _expire(conn: Connection, ledger: Ledger, allocation_id: str, now: dt.dateti
 
 def confirm(ledger: Ledger, allocation_id: str) -> AllocationRecord:
     """The order was placed: its holds no longer expire. Confirming twice is harmless."""
-    expire_due(ledger)
+    expire_if_due(ledger)
 
     def work(conn: Connection) -> AllocationRecord:
         row = _lock(conn, allocation_id)
@@ -452,7 +490,7 @@ def confirm(ledger: Ledger, allocation_id: str) -> AllocationRecord:
 
 def release(ledger: Ledger, allocation_id: str) -> AllocationRecord:
     """Give every held unit back (the order was cancelled). Releasing twice, or after expiry, is harmless."""
-    expire_due(ledger)
+    expire_if_due(ledger)
 
     def work(conn: Connection) -> AllocationRecord:
         row = _lock(conn, allocation_id)
@@ -469,7 +507,7 @@ def release(ledger: Ledger, allocation_id: str) -> AllocationRecord:
 
 def ship(ledger: Ledger, allocation_id: str) -> AllocationRecord:
     """A confirmed allocation left its nodes: its units leave on-hand stock and are no longer reserved."""
-    expire_due(ledger)
+    expire_if_due(ledger)
 
     def work(conn: Connection) -> AllocationRecord:
         row = _lock(conn, allocation_id)
@@ -526,7 +564,7 @@ def reject(ledger: Ledger, allocation_id: str, node: str) -> AllocationRecord:
     """
     if node not in {n.id for n in stock_nodes(ledger.engine)}:
         raise UnknownNode(node, "node")
-    expire_due(ledger)
+    expire_if_due(ledger)
     lost = _Lost(node, "")
     for attempt in range(ledger.hold_attempts):
         current = get(ledger, allocation_id)
@@ -535,7 +573,7 @@ def reject(ledger: Ledger, allocation_id: str, node: str) -> AllocationRecord:
         affected = [h for h in current.holds if h.node == node and h.status in ACTIVE]
         exclude = {*current.rejected_nodes, node}
         orders = _reroute_orders(current, affected)
-        solved = _solve(ledger, orders, exclude) if orders else None
+        solved = _solve(ledger.engine, ledger, orders, exclude) if orders else None
         work = partial(
             _reroute, ledger=ledger, current=current, affected=affected, exclude=exclude, orders=orders, solved=solved
         )
@@ -555,7 +593,7 @@ def _reroute(
     affected: Sequence[HoldRecord],
     exclude: set[str],
     orders: Sequence[Order],
-    solved: tuple[AllocationResult, list[_Hold], Snapshot] | None,
+    solved: Solved | None,
 ) -> AllocationRecord:
     a, r = schema.allocations, schema.reservations
     row = _lock(conn, current.id)

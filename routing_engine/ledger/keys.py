@@ -1,6 +1,7 @@
 """API keys with roles: create (the token is returned once), list, revoke, and authenticate a token.
 
 A token is `<key id>.<secret>`; the database keeps only HMAC-SHA256(salt, secret) with a per-key salt.
+`KeyCache` remembers accepted tokens for a few seconds so that a request does not cost a query for its key.
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, Literal, get_args
 
@@ -88,6 +93,8 @@ def revoke(engine: Engine, key_id: str) -> ApiKey:
         conn.execute(update(k).where(k.c.id == key_id, k.c.revoked_at.is_(None)).values(revoked_at=utc_now()))
 
     transact(engine, work)
+    for cache in list(_CACHES):
+        cache.forget(key_id)
     for key in list_keys(engine):
         if key.id == key_id:
             return key
@@ -106,3 +113,60 @@ def authenticate(engine: Engine, token: str) -> ApiKey | None:
     if not hmac.compare_digest(_digest(row.salt, secret), row.secret_hash) or row.revoked_at is not None:
         return None
     return _record(row)
+
+
+class KeyCache:
+    """Accepted tokens of one ledger for `ttl_s` seconds: SHA-256(token) -> the live key, so that a request
+    needs no query for its key.
+
+    Only accepted tokens are kept (a new key works at once, a wrong token is checked every time). A revoke
+    in this process drops the key's entries at once; a revoke elsewhere (another worker, the CLI) takes
+    effect here within `ttl_s`. At most `max_entries` tokens are kept; when full, the cache starts afresh.
+    """
+
+    def __init__(
+        self, engine: Engine, ttl_s: float, *, max_entries: int = 4096, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._now = now
+        self._entries: dict[str, tuple[ApiKey, float]] = {}
+        self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def lookup(self, token: str) -> ApiKey | None:
+        """The key of a token accepted less than `ttl_s` ago, else None (then call `authenticate`)."""
+        with self._lock:
+            hit = self._entries.get(self._slot(token))
+        return hit[0] if hit is not None and hit[1] > self._now() else None
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """`authenticate(engine, token)`, answered from the cache while an acceptance is fresh."""
+        if self.ttl_s <= 0:
+            return authenticate(self.engine, token)
+        if (key := self.lookup(token)) is not None:
+            return key
+        slot, now = self._slot(token), self._now()
+        key = authenticate(self.engine, token)
+        with self._lock:
+            if key is None:
+                self._entries.pop(slot, None)
+            else:
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+                self._entries[slot] = (key, now + self.ttl_s)
+        return key
+
+    @staticmethod
+    def _slot(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def forget(self, key_id: str) -> None:
+        with self._lock:
+            for slot in [s for s, (key, _) in self._entries.items() if key.id == key_id]:
+                del self._entries[slot]
+
+
+#: Every cache in this process, so that `revoke` reaches them all.
+_CACHES: weakref.WeakSet[KeyCache] = weakref.WeakSet()

@@ -39,10 +39,11 @@ class Snapshot:
     inbound: list[Inbound]
 
 
-def snapshot(engine: Engine, sku_ids: Collection[str]) -> Snapshot:
+def snapshot(bind: Engine | Connection, sku_ids: Collection[str]) -> Snapshot:
+    """Read in its own transaction, or in the one a given connection is in."""
     s, i = schema.stock, schema.inbound
     ids = sorted(set(sku_ids))
-    with reading(engine) as conn:
+    with reading(bind) as conn:
         nodes = [
             Node.model_validate(d)
             for d in conn.execute(select(schema.nodes.c.data).order_by(schema.nodes.c.id)).scalars()

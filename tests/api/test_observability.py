@@ -78,13 +78,14 @@ def test_a_hold_that_loses_its_stock_between_solve_and_update_counts_as_an_overs
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rival takes a tee at nyc after o1 was solved on a snapshot with 5 there: o1's conditional update
-    changes no row, is counted, and o1 is solved again on fresh stock (4 at nyc, the rest from chi)."""
+    changes no row, is counted, and o1 is solved again on fresh stock (at most 4 at nyc, the rest from chi;
+    how the 5 split is a tie, as shipping is priced per package)."""
     ledger: Ledger = client.app.state.ledger  # type: ignore[attr-defined]
     solve = holds._solve
     raced: list[bool] = []
 
-    def solve_then_lose_a_tee(led: Ledger, orders: Sequence[Order], exclude: set[str]) -> Any:
-        solved = solve(led, orders, exclude)
+    def solve_then_lose_a_tee(bind: Any, led: Ledger, orders: Sequence[Order], exclude: set[str]) -> Any:
+        solved = solve(bind, led, orders, exclude)
         if not raced:
             raced.append(True)
             holds.allocate_and_hold(ledger, [order("rival", ("tee", 1))])
@@ -94,7 +95,10 @@ def test_a_hold_that_loses_its_stock_between_solve_and_update_counts_as_an_overs
     rejections = sample(client, "routing_engine_oversell_guard_rejections_total")
     response = client.post("/v1/allocations", json=body("o1", ("tee", 5)))
     assert response.status_code == 201
-    assert sorted((h["node"], h["quantity"]) for h in response.json()["holds"]) == [("chi", 1), ("nyc", 4)]
+    held = dict(sorted((h["node"], h["quantity"]) for h in response.json()["holds"]))
+    assert held.keys() == {"chi", "nyc"}
+    assert sum(held.values()) == 5
+    assert held["nyc"] <= 4
     assert sample(client, "routing_engine_oversell_guard_rejections_total") == rejections + 1
 
 
@@ -105,8 +109,8 @@ def test_an_allocation_that_loses_its_stock_on_every_attempt_is_a_409_counted_as
     app.state.ledger = dataclasses.replace(app.state.ledger, hold_attempts=1)
     solve = holds._solve
 
-    def solve_then_lose_a_tee(led: Ledger, orders: Sequence[Order], exclude: set[str]) -> Any:
-        solved = solve(led, orders, exclude)
+    def solve_then_lose_a_tee(bind: Any, led: Ledger, orders: Sequence[Order], exclude: set[str]) -> Any:
+        solved = solve(bind, led, orders, exclude)
         if orders[0].id == "o1":
             holds.allocate_and_hold(led, [order("rival", ("tee", 1))])
         return solved
