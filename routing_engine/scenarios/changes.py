@@ -10,7 +10,7 @@ import datetime as dt
 import math
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 from routing_engine import geo
 from routing_engine.errors import InvalidValue, MissingFxRate, UnknownNode, UnknownReference, UnknownSku
@@ -30,19 +30,10 @@ from routing_engine.model import (
     Units,
 )
 from routing_engine.scenarios.errors import UnknownChangeKind
+from routing_engine.scenarios.regions import REGION_STATES, US_STATES, us_state
 
 Factor = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 NodeKind = Literal["warehouse", "store", "3pl"]
-
-#: Named regions as (lat_min, lat_max, lon_min, lon_max) boxes, roughly the US census regions.
-REGION_BOXES: dict[str, tuple[float, float, float, float]] = {
-    "us-northeast": (38.8, 47.6, -80.6, -66.9),
-    "us-southeast": (24.4, 38.8, -91.7, -75.2),
-    "us-midwest": (36.0, 49.4, -104.1, -80.5),
-    "us-southwest": (25.8, 37.0, -114.8, -93.5),
-    "us-west": (31.3, 49.0, -124.8, -102.0),
-}
-
 
 # ------------------------------------------------------------------------------------------ lookups
 
@@ -164,6 +155,33 @@ class ScaleStock(ChangeBase):
             return s.model_copy(update={"on_hand": s.on_hand - s.available + available})
 
         return problem.model_copy(update={"stock": [scaled(s) for s in problem.stock]})
+
+
+class SetStock(ChangeBase):
+    """Set the available stock (on hand - reserved - safety) of one SKU, or of every SKU the node stocks, at a
+    node to `available` units; reserved and safety stock stay. A SKU the node did not stock yet is added."""
+
+    kind: Literal["set_stock"] = "set_stock"
+    summary: ClassVar[str] = "set available stock of a SKU (or all SKUs) at a node"
+    node: Id
+    sku: Id | None = None
+    available: Units
+
+    def apply(self, problem: Problem, where: str = "change") -> Problem:
+        _require_node(problem, self.node, f"{where}.node")
+        if self.sku is not None:
+            _require_sku(problem, self.sku, f"{where}.sku")
+
+        def set_(s: StockLevel) -> StockLevel:
+            if s.node != self.node or (self.sku is not None and s.sku != self.sku):
+                return s
+            return s.model_copy(update={"on_hand": s.reserved + s.safety_stock + self.available})
+
+        stock = [set_(s) for s in problem.stock]
+        stocked = any(s.node == self.node and s.sku == self.sku for s in problem.stock)
+        if self.sku is not None and not stocked and self.available > 0:
+            stock.append(StockLevel(node=self.node, sku=self.sku, on_hand=self.available))
+        return problem.model_copy(update={"stock": stock})
 
 
 class SetCapacity(ChangeBase):
@@ -347,40 +365,61 @@ class Duty(ChangeBase):
 
 
 class DemandSurge(ChangeBase):
-    """More demand from the orders that match every filter given (a named region or a lat/lon box, countries,
-    channels). `mode: quantity` multiplies line quantities (rounded up); `mode: replicate` adds copies of the
-    orders (ids suffixed `~2`, `~3`, ...), `factor` 2.5 meaning every order twice more and half of them thrice."""
+    """More demand from the orders that match every filter given: destination US states or a named region of
+    states, a lat/lon box, countries, channels. `mode: quantity` multiplies line quantities (rounded up);
+    `mode: replicate` adds copies of the orders (ids suffixed `~2`, `~3`, ...), `factor` 2.5 meaning every
+    order twice more and half of them thrice."""
 
     kind: Literal["demand_surge"] = "demand_surge"
-    summary: ClassVar[str] = "multiply or replicate orders by region/country/channel"
+    summary: ClassVar[str] = "multiply or replicate orders by US state/region, country or channel"
     factor: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)]
     mode: Literal["quantity", "replicate"] = "replicate"
-    region: str | None = Field(default=None, description=f"One of {', '.join(REGION_BOXES)}.")
+    states: list[str] | None = Field(default=None, description="Destination US states (USPS codes: NY, CA, ...).")
+    region: str | None = Field(default=None, description=f"Destination states of one of {', '.join(REGION_STATES)}.")
     box: tuple[float, float, float, float] | None = Field(
         default=None, description="lat_min, lat_max, lon_min, lon_max"
     )
     countries: list[CountryCode] | None = None
     channels: list[Id] | None = None
 
-    @model_validator(mode="after")
-    def _known_region(self) -> DemandSurge:
-        if self.region is not None and self.region not in REGION_BOXES:
-            raise ValueError(f"unknown region {self.region!r}; known: {', '.join(REGION_BOXES)}")
-        return self
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, region: str | None) -> str | None:
+        if region is not None and region not in REGION_STATES:
+            raise ValueError(f"unknown region {region!r}; known: {', '.join(REGION_STATES)}")
+        return region
 
-    def _matches(self, order: Order, where: str) -> bool:
+    @field_validator("states")
+    @classmethod
+    def _known_states(cls, states: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(states or ()) - US_STATES)
+        if unknown:
+            raise ValueError(f"unknown US state {unknown[0]!r} (USPS codes of the 50 states and DC)")
+        return states
+
+    def _states(self) -> frozenset[str] | None:
+        """Destination states that match, or None when neither `states` nor `region` filters."""
+        if self.states is None and self.region is None:
+            return None
+        wanted = frozenset(self.states) if self.states is not None else US_STATES
+        return wanted & REGION_STATES[self.region] if self.region is not None else wanted
+
+    def _matches(self, order: Order, states: frozenset[str] | None, where: str) -> bool:
         if self.countries is not None and order.destination.country not in self.countries:
             return False
         if self.channels is not None and order.channel not in self.channels:
             return False
-        box = self.box or (REGION_BOXES[self.region] if self.region else None)
-        if box is None:
+        at = f"{where}: orders[{order.id}].destination"
+        if states is not None and us_state(order.destination, at) not in states:
+            return False
+        if self.box is None:
             return True
-        lat, lon = geo.resolve(order.destination, f"{where}: orders[{order.id}].destination")
-        return box[0] <= lat <= box[1] and box[2] <= lon <= box[3]
+        lat, lon = geo.resolve(order.destination, at)
+        return self.box[0] <= lat <= self.box[1] and self.box[2] <= lon <= self.box[3]
 
     def apply(self, problem: Problem, where: str = "change") -> Problem:
-        matched = [i for i, o in enumerate(problem.orders) if self._matches(o, where)]
+        states = self._states()
+        matched = [i for i, o in enumerate(problem.orders) if self._matches(o, states, where)]
         orders = list(problem.orders)
         if self.mode == "quantity":
             for i in matched:
@@ -411,6 +450,7 @@ CHANGE_TYPES: tuple[type[ChangeBase], ...] = (
     CloseNode,
     OpenNode,
     ScaleStock,
+    SetStock,
     SetCapacity,
     AddInbound,
     RateCard,
@@ -427,6 +467,7 @@ Change = Annotated[
     CloseNode
     | OpenNode
     | ScaleStock
+    | SetStock
     | SetCapacity
     | AddInbound
     | RateCard

@@ -140,3 +140,57 @@ def sweep_curve(runs: list[RunOutcome]) -> bytes:
     bottom.set_xlabel(runs[0].sweep_field or "value")
     bottom.set_xticks(x)
     return _png(fig)
+
+
+#: Most scenarios drawn side by side on the flow map (the baseline and the first variants).
+FLOW_PANELS = 6
+
+
+def flow_map(runs: list[RunOutcome]) -> bytes:
+    """Units shipped from each node (squares) to each destination region (circles sized by the units it
+    receives), one panel per scenario on shared lon/lat axes; line width follows units. No basemap: the
+    points themselves outline the network."""
+    runs = runs[:FLOW_PANELS]
+    flows = [f for r in runs for f in r.flows]
+    lats = [f.node_lat for f in flows] + [f.lat for f in flows] or [0.0]
+    lons = [f.node_lon for f in flows] + [f.lon for f in flows] or [0.0]
+    pad = 2.0
+    # Degrees of longitude shrink with latitude: keep the map's proportions at its middle latitude.
+    aspect = 1 / max(0.2, float(np.cos(np.radians((min(lats) + max(lats)) / 2))))
+    height_per_width = aspect * (max(lats) - min(lats) + 2 * pad) / (max(lons) - min(lons) + 2 * pad)
+    columns = min(3, len(runs))
+    rows = -(-len(runs) // columns)
+    panel_width = 5.2
+    size = (panel_width * columns, (panel_width * min(1.2, max(0.35, height_per_width)) + 0.6) * rows + 0.5)
+    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False)
+    most = max((f.units for f in flows), default=1)
+    received_most = max(
+        (sum(f.units for f in r.flows if f.region == region) for r in runs for region in {f.region for f in r.flows}),
+        default=1,
+    )
+    for ax, run in zip(axes.flat, runs, strict=False):
+        for f in run.flows:
+            ax.plot([f.node_lon, f.lon], [f.node_lat, f.lat], color="#4e79a7", alpha=0.55, lw=0.4 + 5 * f.units / most)
+        received: dict[str, list[float]] = {}
+        for f in run.flows:
+            point = received.setdefault(f.region, [f.lon, f.lat, 0.0])
+            point[2] += f.units
+        if received:
+            x, y, units = np.array(list(received.values())).T
+            ax.scatter(x, y, s=12 + 150 * units / received_most, color="#f28e2b", alpha=0.8, zorder=3)
+        shipping = {f.node: (f.node_lon, f.node_lat) for f in run.flows}
+        all_nodes = {n.node for n in run.nodes}
+        for node, (x_node, y_node) in shipping.items():
+            ax.scatter([x_node], [y_node], marker="s", s=40, color="#222", zorder=4)
+            ax.annotate(node, (x_node, y_node), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        ax.set_title(f"{run.name} ({len(shipping)} of {len(all_nodes)} nodes ship)", fontsize=9)
+        ax.set_xlim(min(lons) - pad, max(lons) + pad)
+        ax.set_ylim(min(lats) - pad, max(lats) + pad)
+        ax.set_aspect(aspect)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.25)
+    for ax in axes.flat[len(runs) :]:
+        ax.set_visible(False)
+    fig.suptitle("Flows: units from nodes (squares) to destination states or countries (circles)")
+    fig.tight_layout()
+    return _png(fig)

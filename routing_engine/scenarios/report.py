@@ -203,6 +203,7 @@ def all_charts(c: Comparison) -> list[Chart]:
             Chart("kpi-deltas", "KPI changes against the baseline", charts.kpi_deltas(c.baseline, c.variants))
         )
     result.append(Chart("node-utilisation", "node utilisation", charts.node_utilisation(runs)))
+    result.append(Chart("flow-map", "flows from nodes to destination regions", charts.flow_map(runs)))
     result += [Chart(f"sweep-{name}", f"sweep {name}", charts.sweep_curve(r)) for name, r in c.sweeps.items()]
     return result
 
@@ -226,6 +227,7 @@ def report_html(c: Comparison, charts_: list[Chart] | None = None) -> str:
     parts += [_img(by_name[name]) for name in ("cost-breakdown", "kpi-deltas") if name in by_name]
     parts += ["<h2>Node utilisation</h2>", _img(by_name["node-utilisation"])]
     parts += [_html_table(["node", *names], node_rows(c))]
+    parts += ["<h2>Flows</h2>", _img(by_name["flow-map"])]
     parts += ["<h2>Fill rate by channel and destination country</h2>", _html_table(["group", *names], fill_rows(c))]
     for sweep, sweep_runs in c.sweeps.items():
         parts += [f"<h2>Sweep {html.escape(sweep)}</h2>", f"<p>{html.escape(sweep_runs[0].description)}</p>"]

@@ -12,11 +12,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
+import numpy as np
 from pydantic import Field
 
+from routing_engine import geo
 from routing_engine.allocate import allocate
 from routing_engine.errors import InvalidValue
 from routing_engine.model import AllocationResult, CostBreakdown, Frozen, Kpis, Problem
+from routing_engine.scenarios.regions import region_key
 from routing_engine.scenarios.spec import RunSpec
 
 
@@ -43,6 +46,19 @@ class GroupFill(Frozen):
         return self.filled / self.units if self.units else 1.0
 
 
+class Flow(Frozen):
+    """Units shipped from a node to a destination region (`US-NY`, or a country abroad), with the node's
+    coordinates and the mean coordinates of the region's destinations, for a flow map."""
+
+    node: str
+    region: str
+    units: int
+    node_lat: float
+    node_lon: float
+    lat: float
+    lon: float
+
+
 class RunOutcome(Frozen):
     """The KPIs of one run, small enough to ship back from a worker and to write as JSON."""
 
@@ -60,6 +76,7 @@ class RunOutcome(Frozen):
     nodes: list[NodeUse]
     by_channel: list[GroupFill]
     by_country: list[GroupFill]
+    flows: list[Flow] = Field(default_factory=list)
 
 
 def _node_use(problem: Problem, result: AllocationResult) -> list[NodeUse]:
@@ -109,6 +126,32 @@ def _fill_by(problem: Problem, result: AllocationResult) -> tuple[list[GroupFill
     return channel, country
 
 
+def _flows(problem: Problem, result: AllocationResult) -> list[Flow]:
+    region_of: dict[str, str] = {}
+    points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for o in problem.orders:
+        where = f"orders[{o.id}].destination"
+        region_of[o.id] = region_key(o.destination, where)
+        points[region_of[o.id]].append(geo.resolve(o.destination, where))
+    centre = {region: np.mean(np.array(p), axis=0) for region, p in points.items()}
+    nodes = {n.id: n for n in problem.nodes}
+    units: dict[tuple[str, str], int] = defaultdict(int)
+    for package in result.packages:
+        units[package.node, region_of[package.order]] += sum(line.quantity for line in package.lines)
+    return [
+        Flow(
+            node=node,
+            region=region,
+            units=count,
+            node_lat=nodes[node].lat,
+            node_lon=nodes[node].lon,
+            lat=float(centre[region][0]),
+            lon=float(centre[region][1]),
+        )
+        for (node, region), count in sorted(units.items())
+    ]
+
+
 def run_one(spec: RunSpec) -> RunOutcome:
     """Allocate one scenario run and summarise it. Pure apart from the solve: no files, no globals."""
     result = allocate(spec.problem, spec.options)
@@ -128,6 +171,7 @@ def run_one(spec: RunSpec) -> RunOutcome:
         nodes=_node_use(spec.problem, result),
         by_channel=by_channel,
         by_country=by_country,
+        flows=_flows(spec.problem, result),
     )
 
 

@@ -26,11 +26,12 @@ def stock_of(problem: Problem, node: str, sku: str) -> int:
     return next(s.available for s in problem.stock if s.node == node and s.sku == sku)
 
 
-def test_registry_covers_every_change_kind_of_the_first_slice() -> None:
+def test_registry_covers_every_change_kind() -> None:
     assert set(REGISTRY) == {
         "close_node",
         "open_node",
         "scale_stock",
+        "set_stock",
         "set_capacity",
         "add_inbound",
         "rate_card",
@@ -96,6 +97,30 @@ def test_scale_stock_without_a_node_scales_every_node_and_rounds_down(tiny_probl
     assert stock_of(changed, "DC-NY", "BOOT") == 4  # floor(3 * 1.5)
     assert stock_of(changed, "DC-LA", "BOOT") == 7  # floor(5 * 1.5)
     assert stock_of(changed, "DC-LA", "TEE") == 20
+
+
+def test_set_stock_sets_the_available_units_of_one_sku_at_a_node_keeping_reserved_and_safety_stock(
+    tiny_problem: Problem,
+) -> None:
+    changed = applied(tiny_problem, {"kind": "set_stock", "node": "DC-NY", "sku": "TEE", "available": 0})
+    level = next(s for s in changed.stock if s.node == "DC-NY" and s.sku == "TEE")
+    assert (level.on_hand, level.reserved, level.available) == (2, 2, 0)  # 10 on hand, 2 reserved before
+    assert stock_of(changed, "DC-NY", "BOOT") == 3
+    assert stock_of(changed, "DC-LA", "TEE") == 20
+
+
+def test_set_stock_without_a_sku_sets_every_sku_the_node_stocks(tiny_problem: Problem) -> None:
+    changed = applied(tiny_problem, {"kind": "set_stock", "node": "DC-LA", "available": 7})
+    assert stock_of(changed, "DC-LA", "TEE") == 7
+    assert stock_of(changed, "DC-LA", "BOOT") == 7
+    assert next(s for s in changed.stock if s.node == "DC-LA" and s.sku == "BOOT").safety_stock == 1
+    assert stock_of(changed, "DC-NY", "TEE") == 8
+
+
+def test_set_stock_of_a_sku_the_node_did_not_stock_adds_a_stock_level(tiny_problem: Problem) -> None:
+    changed = applied(tiny_problem, {"kind": "set_stock", "node": "ST-CHI", "sku": "BOOT", "available": 4})
+    assert stock_of(changed, "ST-CHI", "BOOT") == 4
+    assert len(changed.stock) == len(tiny_problem.stock) + 1
 
 
 def test_set_capacity_caps_every_store_and_lets_them_serve_the_marketplace(tiny_problem: Problem) -> None:
@@ -186,6 +211,32 @@ def test_demand_surge_replicates_the_orders_of_the_northeast_three_times(tiny_pr
     assert changed.orders[-1].lines[1].id == "BOS-1-2~3"
 
 
+def test_demand_surge_by_destination_state_copies_only_the_orders_to_those_states(tiny_problem: Problem) -> None:
+    changed = applied(tiny_problem, {"kind": "demand_surge", "factor": 2, "states": ["MA", "CA"]})
+    assert [o.id for o in changed.orders] == ["NY-1", "BOS-1", "LON-1", "BOS-1~2"]
+
+
+def test_demand_surge_by_region_and_state_takes_the_states_of_the_region_given(tiny_problem: Problem) -> None:
+    changed = applied(tiny_problem, {"kind": "demand_surge", "factor": 2, "region": "us-northeast", "states": ["NY"]})
+    assert [o.id for o in changed.orders] == ["NY-1", "BOS-1", "LON-1", "NY-1~2"]
+    unchanged = applied(tiny_problem, {"kind": "demand_surge", "factor": 2, "region": "us-west"})
+    assert unchanged.orders == tiny_problem.orders
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "named"),
+    [
+        ({"kind": "demand_surge", "factor": 2, "states": ["NY", "XX"]}, "changes[0].states", "'XX'"),
+        ({"kind": "demand_surge", "factor": 2, "region": "us-north"}, "changes[0].region", "'us-north'"),
+    ],
+)
+def test_demand_surge_with_an_unknown_state_or_region_names_it(change: dict[str, Any], field: str, named: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        parse_change(change, "changes[0]")
+    assert caught.value.field == field
+    assert named in caught.value.message
+
+
 def test_demand_surge_by_channel_multiplies_line_quantities_rounding_up(tiny_problem: Problem) -> None:
     changed = applied(
         tiny_problem, {"kind": "demand_surge", "factor": 1.5, "mode": "quantity", "channels": ["marketplace"]}
@@ -222,6 +273,7 @@ def test_a_change_with_a_bad_field_is_an_error_naming_the_field() -> None:
         {"kind": "set_capacity", "node": "DC-RENO", "max_packages": 1},
         {"kind": "add_inbound", "node": "DC-RENO", "sku": "TEE", "quantity": 1},
         {"kind": "handling", "node": "DC-RENO", "factor": 2},
+        {"kind": "set_stock", "node": "DC-RENO", "available": 0},
     ],
 )
 def test_a_change_on_a_missing_node_is_an_unknown_node_error_naming_it(
@@ -238,6 +290,7 @@ def test_a_change_on_a_missing_node_is_an_unknown_node_error_naming_it(
     [
         {"kind": "scale_stock", "sku": "HAT", "factor": 2},
         {"kind": "add_inbound", "node": "DC-NY", "sku": "HAT", "quantity": 1},
+        {"kind": "set_stock", "node": "DC-NY", "sku": "HAT", "available": 3},
     ],
 )
 def test_a_change_on_a_missing_sku_is_an_unknown_sku_error_naming_it(

@@ -143,7 +143,7 @@ def test_scenario_run_prints_the_comparison_and_writes_json_and_an_html_report_w
     assert data["deltas"]["boston-surge"]["orders"]["change"] == 2
     assert [p["sweep_value"] for p in data["sweeps"]["split"]] == [0, 8]
     report = (out / "report.html").read_text()
-    assert report.count("<img") == 4  # cost breakdown, KPI deltas, node utilisation, one sweep curve
+    assert report.count("<img") == 5  # cost breakdown, KPI deltas, node utilisation, flow map, one sweep curve
     for encoded in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", report):
         with Image.open(io.BytesIO(base64.b64decode(encoded))) as chart:
             assert chart.format == "PNG"
