@@ -27,7 +27,8 @@ SWEEPS = [{"name": "split", "change": {"kind": "policy"}, "field": "split_cost",
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # The smallest object store Ray takes: outcomes are a few kB, and the machine is shared.
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=80 * 1024**2)
     try:
         yield
     finally:

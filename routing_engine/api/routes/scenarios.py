@@ -135,8 +135,11 @@ def _scenario(body: ScenarioRunIn, settings: ScenarioSettings) -> Scenario:
         assert body.yaml is not None
         return parse_scenario_yaml(body.yaml, body.time_limit_s, limits)
     except ProblemError as exc:
-        if exc.field != prefix and not exc.field.startswith(f"{prefix}."):
-            exc.field = f"{prefix}.{exc.field}"  # where in the request body, not in the file
+        # Where in the request body, not in the file: `scenario.variants[v]...`; the whole document is `yaml`.
+        if exc.field == "(root)":
+            exc.field = prefix
+        elif exc.field != prefix and not exc.field.startswith(f"{prefix}."):
+            exc.field = f"{prefix}.{exc.field}"
         raise
 
 
