@@ -36,6 +36,7 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
+from benchmarks.load_wrk import drive_wrk
 from routing_engine.examples import example_problem
 from routing_engine.ledger import check, connect, keys, schema, seed, upgrade
 from routing_engine.ledger.testing import POSTGRES_DSN, postgres_schema
@@ -43,6 +44,7 @@ from routing_engine.model import Order, Problem, StockLevel
 
 Backend = Literal["sqlite", "postgres"]
 Kind = Literal["single", "batch"]
+Driver = Literal["httpx", "wrk"]
 RESULTS = Path(__file__).parent / "results" / "load"
 #: Distinct orders the requests cycle through (each request gets fresh order ids).
 ORDER_POOL = 400
@@ -55,6 +57,7 @@ class LoadConfig:
 
     db: Backend = "sqlite"
     kind: Kind = "single"
+    driver: Driver = "httpx"
     requests: int = 2000
     concurrency: int = 16
     duration_s: float = 30.0
@@ -108,7 +111,8 @@ def network_and_bodies(config: LoadConfig) -> tuple[Problem, list[bytes]]:
     its own units, all the units of its SKU that the requests ask for, so no request can run out.
     """
     per_request = 1 if config.kind == "single" else config.batch_size
-    total = (config.warmup + config.requests) * per_request
+    # wrk may send up to one request per connection past its count before it stops.
+    total = (config.warmup + config.requests + config.concurrency) * per_request
     problem = example_problem(
         orders=ORDER_POOL, nodes=config.nodes, skus=config.skus, seed=config.seed, scarcity="abundant"
     )
@@ -297,13 +301,14 @@ def _postgres_pids() -> list[int]:
 
 def cpu_seconds(server_pid: int) -> dict[str, float]:
     """CPU seconds used so far by the server (supervisor and workers), by every PostgreSQL process on this
-    machine (including other clients' backends), and by this process (the load generator)."""
+    machine (including other clients' backends), and by the load generator (this process and the wrk runs
+    it has waited for)."""
     hz = os.sysconf("SC_CLK_TCK")
     own = os.times()
     return {
         "server": sum(_ticks(p) for p in _descendants(server_pid)) / hz,
         "postgres": sum(_ticks(p) for p in _postgres_pids()) / hz,
-        "client": own.user + own.system,
+        "client": own.user + own.system + own.children_user + own.children_system,
     }
 
 
@@ -328,20 +333,84 @@ def _environment() -> dict[str, Any]:
     }
 
 
-def _ledger_after(dsn: str) -> tuple[list[str], int]:
-    """Problems in the ledger after the run (journal, holds, oversold rows), and how many allocations are held."""
+def check_ledger(dsn: str) -> tuple[list[str], int]:
+    """Problems in the ledger after a run, and how many allocations it holds. Journal, stock and holds must
+    agree (`check`), no stock row may be oversold, and every allocation must hold exactly the units its
+    result decided, with every unit asked for decided or unfilled."""
     engine = connect(dsn)
     try:
         problems = check(engine)
-        s, a = schema.stock, schema.allocations
+        s, a, r = schema.stock, schema.allocations, schema.reservations
         with engine.connect() as conn:
             oversold = conn.execute(
                 select(s.c.node, s.c.sku).where(s.c.reserved > s.c.on_hand - s.c.safety_stock)
             ).all()
-            held = conn.execute(select(func.count()).select_from(a).where(a.c.status == "held")).scalar_one()
+            held = dict(
+                conn.execute(
+                    select(r.c.allocation_id, func.sum(r.c.quantity))
+                    .where(r.c.status == "held")
+                    .group_by(r.c.allocation_id)
+                ).all()
+            )
+            allocations = conn.execute(select(a.c.id, a.c.orders, a.c.results).where(a.c.status == "held")).all()
     finally:
         engine.dispose()
-    return problems + [f"stock[{n}/{k}] oversold" for n, k in oversold], int(held)
+    problems += [f"stock[{n}/{k}] oversold" for n, k in oversold]
+    for allocation_id, orders, (result, *_) in allocations:
+        decided = sum(line["quantity"] for package in result["packages"] for line in package["lines"])
+        unfilled = sum(u["quantity"] for u in result["unfilled"])
+        asked = sum(line["quantity"] for order in orders for line in order["lines"])
+        if int(held.get(allocation_id, 0)) != decided or decided + unfilled != asked:
+            problems.append(f"{allocation_id}: holds {held.get(allocation_id, 0)}, decided {decided}, asked {asked}")
+    return problems, len(allocations)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a driver saw: good answers, errors by kind, wall time, latency percentiles (ms)."""
+
+    answered: int
+    sent: int
+    errors: Counter[str]
+    wall_s: float
+    latency_ms: dict[str, float]
+
+
+def _from_samples(samples: Sequence[Sample], wall_s: float) -> Measured:
+    good = [s.latency_s * 1000 for s in samples if s.problem is None]
+    nan = float("nan")
+    return Measured(
+        answered=len(good),
+        sent=len(samples),
+        errors=Counter(s.problem for s in samples if s.problem is not None),
+        wall_s=wall_s,
+        latency_ms={
+            "p50": round(_percentile(good, 0.50), 2) if good else nan,
+            "p90": round(_percentile(good, 0.90), 2) if good else nan,
+            "p99": round(_percentile(good, 0.99), 2) if good else nan,
+            "mean": round(statistics.fmean(good), 2) if good else nan,
+            "max": round(max(good), 2) if good else nan,
+        },
+    )
+
+
+def _measure(config: LoadConfig, url: str, token: str, bodies: Sequence[bytes], directory: Path) -> Measured:
+    if config.driver == "httpx":
+        return _from_samples(
+            *asyncio.run(drive(url, token, bodies[: config.requests], config.concurrency, config.duration_s))
+        )
+    path = "/v1/allocations" if config.kind == "single" else "/v1/allocations/batch"
+    out = drive_wrk(
+        url,
+        token,
+        path,
+        bodies,
+        requests=config.requests,
+        concurrency=config.concurrency,
+        duration_s=config.duration_s,
+        directory=directory,
+    )
+    return Measured(out.answered, out.answered + sum(out.errors.values()), out.errors, out.wall_s, out.latency_ms)
 
 
 def run(config: LoadConfig, *, scratch: Path | None = None) -> LoadResult:
@@ -355,34 +424,27 @@ def run(config: LoadConfig, *, scratch: Path | None = None) -> LoadResult:
         dsn = stack.enter_context(ledger_dsn(config.db, directory, config.postgres_dsn))
         token = prepare_ledger(dsn, network)
         url, pid = stack.enter_context(served(dsn, network_file, config.workers, directory))
-        warm, _ = asyncio.run(drive(url, token, bodies[: config.warmup], config.concurrency, 3600))
+        warm = _from_samples(*asyncio.run(drive(url, token, bodies[: config.warmup], config.concurrency, 3600)))
         before = cpu_seconds(pid)
-        samples, wall_s = asyncio.run(drive(url, token, bodies[config.warmup :], config.concurrency, config.duration_s))
+        measured = _measure(config, url, token, bodies[config.warmup :], directory)
         after = cpu_seconds(pid)
-        problems, held = _ledger_after(dsn)
-    errors = Counter(s.problem for s in [*warm, *samples] if s.problem is not None)
-    good = [s.latency_s * 1000 for s in samples if s.problem is None]
+        problems, held = check_ledger(dsn)
+    errors = warm.errors + measured.errors
     per_request = 1 if config.kind == "single" else config.batch_size
-    n = max(1, len(samples))
-    expected_held = sum(1 for s in [*warm, *samples] if s.problem is None)
-    if held != expected_held:
-        problems.append(f"{held} allocations held in the ledger, {expected_held} answered 201")
+    answered = warm.answered + measured.answered
+    # wrk may stop with requests in flight that the server still held: at least every 201, never fewer.
+    if held < answered or (config.driver == "httpx" and held != answered):
+        problems.append(f"{held} allocations held in the ledger, {answered} answered 201")
     environment["load_average_after"] = list(os.getloadavg())
     return LoadResult(
         config=dataclasses.asdict(config) | {"postgres_dsn": None, "orders_per_request": per_request},
-        requests_ok=len(good),
+        requests_ok=measured.answered,
         errors=dict(errors),
-        wall_s=round(wall_s, 3),
-        throughput_rps=round(len(good) / wall_s, 1),
-        orders_per_s=round(len(good) * per_request / wall_s, 1),
-        latency_ms={
-            "p50": round(_percentile(good, 0.50), 2) if good else float("nan"),
-            "p90": round(_percentile(good, 0.90), 2) if good else float("nan"),
-            "p99": round(_percentile(good, 0.99), 2) if good else float("nan"),
-            "mean": round(statistics.fmean(good), 2) if good else float("nan"),
-            "max": round(max(good), 2) if good else float("nan"),
-        },
-        cpu_ms_per_request={k: round(1000 * (after[k] - before[k]) / n, 3) for k in after},
+        wall_s=round(measured.wall_s, 3),
+        throughput_rps=round(measured.answered / measured.wall_s, 1),
+        orders_per_s=round(measured.answered * per_request / measured.wall_s, 1),
+        latency_ms=measured.latency_ms,
+        cpu_ms_per_request={k: round(1000 * (after[k] - before[k]) / max(1, measured.sent), 3) for k in after},
         ledger_problems=problems,
         held_allocations=held,
         environment=environment,
@@ -399,6 +461,7 @@ def _row(result: dict[str, Any]) -> str:
         c.get("name") or f"{c['db']}-{c['kind']}",
         c["db"],
         c["kind"],
+        c.get("driver", "httpx"),
         c["orders_per_request"],
         c["workers"],
         c["concurrency"],
@@ -425,8 +488,9 @@ def write_report(result: LoadResult, out: Path) -> Path:
     (out / f"{label}.json").write_text(json.dumps(dataclasses.asdict(result), indent=2) + "\n")
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     header = (
-        "| run | db | kind | orders/req | workers | concurrency | requests ok | errors | seconds | req/s | orders/s "
-        "| p50 ms | p99 ms | CPU ms/req server / postgres / client | load before | ledger ok | date (UTC) | commit |"
+        "| run | db | kind | driver | orders/req | workers | concurrency | requests ok | errors | seconds "
+        "| req/s | orders/s | p50 ms | p99 ms | CPU ms/req server / postgres / client | load before | ledger ok "
+        "| date (UTC) | commit |"
     )
     lines = [
         "# Allocation service under load (loopback)",
@@ -448,6 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--kind", choices=["single", "batch"], default="single")
+    parser.add_argument(
+        "--driver", choices=["httpx", "wrk"], default="httpx", help="Load generator (warm-up is always httpx)."
+    )
     parser.add_argument("--requests", type=int, default=2000, help="Measured requests (at most).")
     parser.add_argument("--concurrency", type=int, default=16, help="Requests in flight.")
     parser.add_argument("--duration", type=float, default=30.0, help="Seconds of measurement (at most).")
@@ -466,6 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = LoadConfig(
         db=args.db,
         kind=args.kind,
+        driver=args.driver,
         requests=args.requests,
         concurrency=args.concurrency,
         duration_s=args.duration,

@@ -38,12 +38,13 @@ bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key's token.")
 
 
-def get_ledger(request: Request) -> Ledger:
+# Async, though they do not wait: FastAPI runs a plain `def` dependency in the thread pool, a hop per request.
+async def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -61,7 +62,7 @@ def authorize(area: Area) -> Callable[..., object]:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         header_token: Annotated[str | None, Depends(api_key_header)],
     ) -> ApiKey | None:
-        if not get_settings(request).auth_required:
+        if not request.app.state.settings.auth_required:
             return None
         token = credentials.credentials if credentials is not None else header_token
         if not token:

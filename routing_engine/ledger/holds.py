@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -65,6 +65,25 @@ from routing_engine.model import AllocationResult, Order, Problem
 
 #: Most due allocations one sweep expires (the next write sweeps the rest).
 SWEEP_LIMIT = 500
+
+# The statements every allocation runs, built once (building one costs more than running it).
+_s, _i, _r = schema.stock, schema.inbound, schema.reservations
+_HOLD_INBOUND = (
+    update(_i)
+    .where(_i.c.id == bindparam("b_id"), _i.c.status == "open", _i.c.quantity - _i.c.reserved >= bindparam("b_q"))
+    .values(reserved=_i.c.reserved + bindparam("b_q"))
+)
+_HOLD_STOCK = (
+    update(_s)
+    .where(
+        _s.c.node == bindparam("b_node"),
+        _s.c.sku == bindparam("b_sku"),
+        _s.c.on_hand - _s.c.reserved - _s.c.safety_stock >= bindparam("b_need"),
+    )
+    .values(reserved=_s.c.reserved + bindparam("b_q"))
+)
+_INSERT_ALLOCATION = insert(schema.allocations)
+_INSERT_HOLDS = insert(_r).returning(_r.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -150,14 +169,8 @@ def _take(conn: Connection, holds: Sequence[_Hold], orders: Sequence[Order], sna
         else:
             on_inbound[h.inbound] += h.quantity
             where[h.inbound] = (h.node, h.sku)
-    i, s = schema.inbound, schema.stock
     for inbound_id in sorted(on_inbound):
-        q = on_inbound[inbound_id]
-        done = conn.execute(
-            update(i)
-            .where(i.c.id == inbound_id, i.c.status == "open", i.c.quantity - i.c.reserved >= q)
-            .values(reserved=i.c.reserved + q)
-        )
+        done = conn.execute(_HOLD_INBOUND, {"b_id": inbound_id, "b_q": on_inbound[inbound_id]})
         if done.rowcount != 1:
             raise _Lost(*where[inbound_id])
     for node, sku in sorted(on_stock):
@@ -165,11 +178,7 @@ def _take(conn: Connection, holds: Sequence[_Hold], orders: Sequence[Order], sna
         q = sum(by_channel.values())
         withheld = buffers.get((node, sku), {})
         need = max([q, *(units + withheld.get(ch, 0) for ch, units in by_channel.items())])
-        done = conn.execute(
-            update(s)
-            .where(s.c.node == node, s.c.sku == sku, s.c.on_hand - s.c.reserved - s.c.safety_stock >= need)
-            .values(reserved=s.c.reserved + q)
-        )
+        done = conn.execute(_HOLD_STOCK, {"b_node": node, "b_sku": sku, "b_need": need, "b_q": q})
         if done.rowcount != 1:
             raise _Lost(node, sku)
 
@@ -179,12 +188,11 @@ def _record_holds(
 ) -> list[HoldRecord]:
     """Insert the holds and their journal entries; the holds as stored (ids from the INSERT)."""
     now = ledger.clock()
-    r = schema.reservations
     ids: list[int] = []
     if holds:
         ids = list(
             conn.execute(
-                insert(r).returning(r.c.id, sort_by_parameter_order=True),
+                _INSERT_HOLDS,
                 [
                     {
                         "allocation_id": allocation_id,
@@ -249,17 +257,18 @@ def _hold_new(
     _take(conn, holds, orders, snap)
     now = ledger.clock()
     conn.execute(
-        insert(schema.allocations).values(
-            id=allocation_id,
-            idempotency_key=key,
-            request_hash=digest,
-            orders=[o.model_dump(mode="json") for o in orders],
-            results=[result.model_dump(mode="json")],
-            rejected_nodes=[],
-            status="held",
-            created_at=now,
-            expires_at=now + ledger.hold_ttl,
-        )
+        _INSERT_ALLOCATION,
+        {
+            "id": allocation_id,
+            "idempotency_key": key,
+            "request_hash": digest,
+            "orders": [o.model_dump(mode="json") for o in orders],
+            "results": [result.model_dump(mode="json")],
+            "rejected_nodes": [],
+            "status": "held",
+            "created_at": now,
+            "expires_at": now + ledger.hold_ttl,
+        },
     )
     return AllocationRecord(
         id=allocation_id,

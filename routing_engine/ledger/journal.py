@@ -44,10 +44,13 @@ def entry(
     }
 
 
+_INSERT = insert(schema.journal)
+
+
 def append(conn: Connection, entries: list[dict[str, Any]]) -> None:
     """Write movements in the caller's transaction, so they commit or roll back with the change itself."""
     if entries:
-        conn.execute(insert(schema.journal), entries)
+        conn.execute(_INSERT, entries)
 
 
 @dataclass

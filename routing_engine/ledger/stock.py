@@ -9,18 +9,19 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import BindParameter
 
 from routing_engine.errors import DuplicateId, InvalidValue, MissingFxRate, UnknownNode, UnknownReference, UnknownSku
 from routing_engine.ledger import journal, schema
 from routing_engine.ledger.context import Ledger
 from routing_engine.ledger.db import is_postgres, reading, transact
 from routing_engine.ledger.errors import InsufficientStock, UnknownInbound
-from routing_engine.ledger.records import InboundRecord, StockRecord
+from routing_engine.ledger.records import STOCK_COLUMNS, InboundRecord, StockRecord
 from routing_engine.model import Inbound, Node, Sku, StockLevel
 
 # ------------------------------------------------------------------------------------------- reads
@@ -39,34 +40,36 @@ class Snapshot:
     inbound: list[Inbound]
 
 
+# The snapshot's statements, built once: each allocation runs them, and building costs more than running.
+_SKU_IDS: BindParameter[list[str]] = bindparam("sku_ids", expanding=True)
+_NODES = select(schema.nodes.c.data).order_by(schema.nodes.c.id)
+_SKUS = select(schema.skus.c.data).where(schema.skus.c.id.in_(_SKU_IDS)).order_by(schema.skus.c.id)
+_STOCK = (
+    select(*(schema.stock.c[name] for name in STOCK_COLUMNS))
+    .where(schema.stock.c.sku.in_(_SKU_IDS))
+    .order_by(schema.stock.c.node, schema.stock.c.sku)
+)
+_INBOUND = (
+    select(schema.inbound)
+    .where(
+        schema.inbound.c.sku.in_(_SKU_IDS),
+        schema.inbound.c.status == "open",
+        schema.inbound.c.quantity > schema.inbound.c.reserved,
+    )
+    .order_by(schema.inbound.c.id)
+)
+
+
 def snapshot(bind: Engine | Connection, sku_ids: Collection[str]) -> Snapshot:
     """Read in its own transaction, or in the one a given connection is in."""
-    s, i = schema.stock, schema.inbound
-    ids = sorted(set(sku_ids))
+    ids = {"sku_ids": sorted(set(sku_ids))}
     with reading(bind) as conn:
-        nodes = [
-            Node.model_validate(d)
-            for d in conn.execute(select(schema.nodes.c.data).order_by(schema.nodes.c.id)).scalars()
-        ]
-        skus = [
-            Sku.model_validate(d)
-            for d in conn.execute(
-                select(schema.skus.c.data).where(schema.skus.c.id.in_(ids)).order_by(schema.skus.c.id)
-            ).scalars()
-        ]
-        stock = [
-            StockLevel.model_validate(dict(row))
-            for row in conn.execute(
-                select(s.c.node, s.c.sku, s.c.on_hand, s.c.reserved, s.c.safety_stock, s.c.channel_buffers)
-                .where(s.c.sku.in_(ids))
-                .order_by(s.c.node, s.c.sku)
-            ).mappings()
-        ]
+        nodes = [Node.model_validate(d) for d in conn.execute(_NODES).scalars()]
+        skus = [Sku.model_validate(d) for d in conn.execute(_SKUS, ids).scalars()]
+        stock = [StockLevel.model_validate(dict(row)) for row in conn.execute(_STOCK, ids).mappings()]
         inbound = [
             Inbound(id=row.id, node=row.node, sku=row.sku, quantity=row.quantity - row.reserved, eta=row.eta)
-            for row in conn.execute(
-                select(i).where(i.c.sku.in_(ids), i.c.status == "open", i.c.quantity > i.c.reserved).order_by(i.c.id)
-            )
+            for row in conn.execute(_INBOUND, ids)
         ]
     return Snapshot(nodes, skus, stock, inbound)
 
