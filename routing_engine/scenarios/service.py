@@ -2,7 +2,7 @@
 of runs with their progress and, once done, the comparison, its charts and its report.
 
 The registry lives in the memory of one process: a service run with several workers answers a run's status
-only from the worker that took it (see README, "Planner API"). One scenario runs at a time; `run_all`
+only from the worker that took it (see README, "Planner API and page"). One scenario runs at a time; `run_all`
 spreads its runs over `workers` processes.
 """
 
