@@ -178,17 +178,14 @@ def serve(
     """Run the allocation service (HTTP API over the live stock ledger) under uvicorn."""
     import os
 
-    import uvicorn
+    from routing_engine.api import serving
 
     # Workers are separate processes: they read their settings from the environment.
     if network is not None:
         os.environ["ROUTING_ENGINE_NETWORK"] = str(network.resolve())
     if db is not None:
         os.environ["ROUTING_ENGINE_DATABASE_URL"] = db
-    # The app logs one JSON line per request itself; uvicorn's access log would repeat it.
-    uvicorn.run(
-        "routing_engine.api.main:create_app", factory=True, host=host, port=port, workers=workers, access_log=False
-    )
+    serving.run(host=host, port=port, workers=workers)
 
 
 @app.command()
