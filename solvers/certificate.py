@@ -6,12 +6,12 @@ cheapest priced decision, minus the price of all supply and capacity, is a lower
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.orders import DP_WORK_LIMIT, OrderSolver
-from solvers.problem import CompiledProblem, FloatArray, Prices
+from solvers.orders import OrderSolver
+from solvers.problem import BoolArray, CompiledProblem, FloatArray, IntArray, Prices
 
 
 def priced_costs(cp: CompiledProblem, prices: Prices) -> tuple[FloatArray, FloatArray]:
@@ -29,54 +29,38 @@ def priced_costs(cp: CompiledProblem, prices: Prices) -> tuple[FloatArray, Float
     return arc_price, pkg_price
 
 
-def lagrangian_bound(
-    cp: CompiledProblem, prices: Prices, solver: OrderSolver | None = None, deadline: float | None = None
-) -> float | None:
-    """The lower bound certified by `prices`; None if `deadline` (perf_counter) passes first."""
-    result = lagrangian_pass(cp, prices, solver, deadline)
-    return None if result is None else result[0]
+def lagrangian_bound(cp: CompiledProblem, prices: Prices) -> float:
+    """The lower bound certified by `prices`."""
+    return lagrangian(cp, prices).bound
 
 
-def lagrangian_pass(
-    cp: CompiledProblem, prices: Prices, solver: OrderSolver | None = None, deadline: float | None = None
-) -> tuple[float, list[list[tuple[int, int]]]] | None:
-    """The bound certified by `prices` and each order's cheapest priced decision [(arc, units)]."""
+@dataclass(frozen=True, eq=False)
+class Lagrangian:
+    """The bound certified by some prices, and each order's cheapest priced decision."""
+
+    bound: float
+    value: FloatArray  # [O] the order's priced cost (<= 0; 0: leave it unfilled)
+    chosen: IntArray  # [O, k] patterns of the decision, padded with -1
+    solved: BoolArray  # [O] solved exactly (else `value` is the weaker per-unit bound, no decision)
+
+
+def lagrangian(cp: CompiledProblem, prices: Prices, solver: OrderSolver | None = None) -> Lagrangian:
+    """Re-solve every order at `prices`; the bound is the penalty of all units, plus each order's
+    cheapest priced decision (if below leaving it unfilled), minus the price of all supply and capacity."""
     if (prices.row < 0).any() or (prices.node_packages < 0).any() or (prices.node_units < 0).any():
         raise ValueError("prices must be nonnegative")
     solver = solver or OrderSolver(cp)
     arc_price, pkg_price = priced_costs(cp, prices)
-    pat_cost = solver.pattern_costs(arc_price, pkg_price)
     finite = np.isfinite(cp.node_max_packages), np.isfinite(cp.node_max_units)
     total = float((cp.line_penalty * cp.line_qty).sum())
     total -= float((prices.row * cp.row_cap).sum())
     total -= float((prices.node_packages[finite[0]] * cp.node_max_packages[finite[0]]).sum())
     total -= float((prices.node_units[finite[1]] * cp.node_max_units[finite[1]]).sum())
+    cost, chosen, solved = solver.relaxed_all(solver.pattern_costs(arc_price, pkg_price))
     # Orders too large for the exact search get a weaker bound: each unit at its cheapest priced arc.
     unit = cp.unit_cost() + arc_price
     cheapest = np.zeros(cp.n_lines)
     np.minimum.at(cheapest, cp.arc_line, unit)
     weak = np.bincount(cp.line_order, weights=cheapest * cp.line_qty, minlength=cp.n_orders)
-    decisions: list[list[tuple[int, int]]] = [[] for _ in range(cp.n_orders)]
-    # Orders of one unit choose their cheapest package or nothing: vectorised.
-    pat = solver.patterns
-    single = solver.single_unit
-    pat_order = cp.pkg_order[pat.pat_pkg]
-    mine = np.flatnonzero(single[pat_order])
-    best_single = np.zeros(cp.n_orders)
-    np.minimum.at(best_single, pat_order[mine], pat_cost[mine])
-    total += float(best_single[single].sum())
-    chosen = mine[pat_cost[mine] <= best_single[pat_order[mine]] + 1e-12]
-    chosen = chosen[pat_cost[chosen] < 0]
-    for k, o in zip(chosen.tolist(), pat_order[chosen].tolist(), strict=True):
-        if not decisions[o]:
-            decisions[o] = [(int(pat.entry_arc[solver.entry_ptr[k]]), 1)]
-    for o in np.flatnonzero(~single).tolist():
-        if deadline is not None and o % 256 == 0 and time.perf_counter() > deadline:
-            return None
-        if solver.searchable[o] and solver.relaxed_work(o) <= DP_WORK_LIMIT:
-            best, decision = solver.solve_relaxed(o, pat_cost)
-        else:
-            best, decision = float(weak[o]), []
-        total += min(0.0, best)
-        decisions[o] = decision
-    return total, decisions
+    value = np.minimum(0.0, np.where(solved, cost, weak))
+    return Lagrangian(total + float(value.sum()), value, chosen, solved)

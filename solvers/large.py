@@ -1,83 +1,334 @@
-"""Large batches: Lagrangian prices, a price-guided repair, and the MIP over the promising candidates.
+"""Large batches: column generation over per-order decisions, a certified bound, an integer master.
 
-A rule-chain answer exists from the start. Prices on stock and capacity come from the LP relaxation
-over each order's most promising candidates, grown with the candidates the priced orders ask for. Each
-order's cheapest priced decision, taken in order of value and repaired where stock ran out, gives a
-good allocation; the MIP over the promising candidates improves it while time is left. The prices,
-re-checked on every order with *all* its candidates, certify a lower bound for the full problem.
+Orders interact only through shared supply rows and node capacity. The master LP chooses, per order,
+a mix of complete decisions (columns) under those coupling rows; its dual prices turn each order into
+an independent subproblem, solved exactly, whose answers are the new columns and whose values certify
+a Lagrangian lower bound for the full problem. The LP's decisions, rounded and completed order by order,
+then the integer master over the columns found, seeded with the best allocation so far, give the answer.
+A rule-chain allocation exists from the start.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import highspy
 import numpy as np
+import scipy.sparse as sp
 
-from solvers.baselines import BASELINES
-from solvers.certificate import lagrangian_pass
-from solvers.mip import Relaxation, lp_prices, solve_mip
-from solvers.orders import OrderSolver, take
-from solvers.problem import BoolArray, CompiledProblem, IntArray, restrict
+from solvers.baselines import shopify_default
+from solvers.certificate import lagrangian, priced_costs
+from solvers.orders import OrderSolver, fits, take
+from solvers.problem import BoolArray, CompiledProblem, FloatArray, IntArray, Prices
 from solvers.solution import EPS, Solution, evaluate, violations
 
-#: Candidate packages kept per order, and per line.
-KEEP_PER_ORDER = 6
-KEEP_PER_LINE = 3
+#: Stop once the certified gap is this small (relative).
+TARGET_GAP = 1e-4
+#: Stop pricing once the master LP is this close (relative) to the bound: little is left to gain.
+LP_CONVERGED = 2e-4
+#: Share of the time kept for rounding and the integer master over the columns.
+PRIMAL_SHARE = 0.35
+#: Orders freed per neighbourhood of the integer master, and the time each neighbourhood gets.
+NEIGHBOURHOOD_ORDERS = 1000
+NEIGHBOURHOOD_S = 3.0
+#: Rounds of alternative decisions added for the integer master.
+ALTERNATIVES = 2
+#: A new column must improve its order's reduced cost by at least this much.
+REDUCED_COST_TOL = 1e-6
 
 
-def promising(cp: CompiledProblem, per_order: int = KEEP_PER_ORDER, per_line: int = KEEP_PER_LINE) -> BoolArray:
-    """The packages worth weighing: each order's cheapest few for one unit, and each line's cheapest few."""
-    cheapest_band = np.full(cp.n_packages, np.inf)
-    np.minimum.at(cheapest_band, cp.band_pkg, cp.band_price)
-    arc_cost = cp.arc_cost.sum(axis=1)
-    cheapest_arc = np.full(cp.n_packages, np.inf)
-    np.minimum.at(cheapest_arc, cp.arc_pkg, arc_cost)
-    score = cp.pkg_cost.sum(axis=1) + cheapest_band + cheapest_arc
-    keep = _rank_within(score, cp.pkg_order, cp.n_orders) < per_order
-    arc_rank = _rank_within(score[cp.arc_pkg] + arc_cost, cp.arc_line, cp.n_lines)
-    keep[cp.arc_pkg[arc_rank < per_line]] = True
-    return keep
+def order_costs(cp: CompiledProblem, x: IntArray) -> FloatArray:
+    """Cost of each order's part of `x`, net of the unfilled penalty of the units it serves."""
+    ev = evaluate(cp, x)
+    pkg_fixed = cp.pkg_cost.sum(axis=1) - cp.pkg_cost[:, 0]  # every part but shipping, which `ev` prices
+    pkg = np.where(ev.pkg_used, pkg_fixed + ev.pkg_shipping + ev.pkg_duty, 0.0)
+    cost = np.bincount(cp.pkg_order, weights=pkg, minlength=cp.n_orders)
+    cost += np.bincount(cp.line_order[cp.arc_line], weights=x * cp.unit_cost(), minlength=cp.n_orders)
+    packages = np.bincount(cp.pkg_order, weights=ev.pkg_used, minlength=cp.n_orders)
+    return cost + cp.order_split_cost * np.maximum(packages - 1, 0)
 
 
-def _rank_within(score: np.ndarray, group: IntArray, n_groups: int) -> IntArray:
-    by = np.lexsort((score, group))
-    first = np.r_[0, np.cumsum(np.bincount(group, minlength=n_groups))[:-1]]
-    rank = np.empty(len(score), dtype=np.int64)
-    rank[by] = np.arange(len(score)) - first[group[by]]
-    return rank
+def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
+    """Concatenated ranges [starts[i], starts[i] + counts[i])."""
+    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
 
 
-def lp_rounding(
-    cp: CompiledProblem,
-    solver: OrderSolver,
-    sub: CompiledProblem,
-    arc_of: IntArray,
-    relaxation: Relaxation,
-    deadline: float,
-) -> IntArray:
-    """Keep the orders the LP decides integrally (they fit together), then serve the others one by one,
-    exactly, on what is left, until `deadline` (perf_counter); orders not reached stay unfilled."""
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """HiGHS prints a banner on stdout when its first instance is made; keep the CLI's output clean."""
+    saved = os.dup(1)
+    with open(os.devnull, "w") as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+class Master:
+    """The restricted master: min sum c_j l_j, coupling rows <= capacity, sum of an order's l_j <= 1.
+
+    Rows: supply rows, then finite node package limits, finite node unit limits, then one per order.
+    Column j is a complete decision of order `order[j]`: units `units` on arcs `arcs` in its slice.
+    """
+
+    def __init__(self, cp: CompiledProblem) -> None:
+        self.cp = cp
+        rows, arcs = cp.row_of_arcs()
+        self.arc_row_ptr = np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))]
+        self.arc_rows = rows[np.argsort(arcs, kind="stable")]
+        pk_nodes = np.flatnonzero(np.isfinite(cp.node_max_packages))
+        unit_nodes = np.flatnonzero(np.isfinite(cp.node_max_units))
+        self.pk_row = np.full(cp.n_nodes, -1, dtype=np.int64)
+        self.pk_row[pk_nodes] = cp.n_rows + np.arange(len(pk_nodes))
+        self.unit_row = np.full(cp.n_nodes, -1, dtype=np.int64)
+        self.unit_row[unit_nodes] = cp.n_rows + len(pk_nodes) + np.arange(len(unit_nodes))
+        self.order_row0 = cp.n_rows + len(pk_nodes) + len(unit_nodes)
+        self.n_rows = self.order_row0 + cp.n_orders
+        upper = np.r_[cp.row_cap, cp.node_max_packages[pk_nodes], cp.node_max_units[unit_nodes], np.ones(cp.n_orders)]
+        with _quiet_stdout():
+            self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.setOptionValue("random_seed", 0)
+        none = np.zeros(0, dtype=np.int32)
+        self.h.addRows(self.n_rows, np.full(self.n_rows, -highspy.kHighsInf), upper.astype(float), 0, none, none, [])
+        self.order = np.zeros(0, dtype=np.int64)
+        self.cost = np.zeros(0)
+        self.ptr = np.zeros(1, dtype=np.int64)
+        self.arcs = np.zeros(0, dtype=np.int64)
+        self.units = np.zeros(0, dtype=np.int64)
+        self.seen: set[bytes] = set()
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.order)
+
+    def add(self, order: IntArray, cost: FloatArray, col: IntArray, arcs: IntArray, units: IntArray) -> int:
+        """Add columns: entry i puts `units[i]` on `arcs[i]` in new column `col[i]` of `order[col]`.
+
+        Empty and already known columns are skipped; returns how many were added."""
+        cp = self.cp
+        by = np.lexsort((arcs, col))
+        col, arcs, units = col[by], arcs[by], units[by]
+        counts = np.bincount(col, minlength=len(order))
+        ptr = np.r_[0, np.cumsum(counts)]
+        fresh = np.zeros(len(order), dtype=np.bool_)
+        for j in np.flatnonzero(counts).tolist():
+            key = np.r_[order[j], arcs[ptr[j] : ptr[j + 1]], units[ptr[j] : ptr[j + 1]]].tobytes()
+            if key not in self.seen:
+                self.seen.add(key)
+                fresh[j] = True
+        keep = fresh[col]
+        new_id = np.cumsum(fresh) - 1
+        col, arcs, units = new_id[col[keep]], arcs[keep], units[keep]
+        order, cost = order[fresh], cost[fresh]
+        n = len(order)
+        if n == 0:
+            return 0
+        # Coefficients: units on each supply row, packages and units shipped now per limited node, 1 on
+        # the order's row.
+        per = np.diff(self.arc_row_ptr)[arcs]
+        c_parts = [np.repeat(col, per)]
+        r_parts = [self.arc_rows[_ranges(self.arc_row_ptr[arcs], per)]]
+        v_parts = [np.repeat(units, per).astype(float)]
+        now = cp.pkg_wait_days[cp.arc_pkg[arcs]] == 0
+        node = cp.pkg_node[cp.arc_pkg[arcs]]
+        c_parts.append(col[now])
+        r_parts.append(self.unit_row[node[now]])
+        v_parts.append(units[now].astype(float))
+        col_pkg = np.unique(col[now] * cp.n_packages + cp.arc_pkg[arcs[now]])
+        c_parts.append(col_pkg // cp.n_packages)
+        r_parts.append(self.pk_row[cp.pkg_node[col_pkg % cp.n_packages]])
+        v_parts.append(np.ones(len(col_pkg)))
+        c_parts.append(np.arange(n))
+        r_parts.append(self.order_row0 + order)
+        v_parts.append(np.ones(n))
+        c_all, r_all, v_all = np.concatenate(c_parts), np.concatenate(r_parts), np.concatenate(v_parts)
+        ok = r_all >= 0
+        key, inv = np.unique(c_all[ok] * self.n_rows + r_all[ok], return_inverse=True)
+        value = np.bincount(inv, weights=v_all[ok])
+        starts = np.r_[0, np.cumsum(np.bincount(key // self.n_rows, minlength=n))[:-1]]
+        self.h.addCols(
+            n,
+            cost.astype(float),
+            np.zeros(n),
+            np.full(n, highspy.kHighsInf),
+            len(key),
+            starts.astype(np.int32),
+            (key % self.n_rows).astype(np.int32),
+            value.astype(np.float64),
+        )
+        self.order = np.r_[self.order, order]
+        self.cost = np.r_[self.cost, cost]
+        self.ptr = np.r_[self.ptr, self.ptr[-1] + np.cumsum(np.bincount(col, minlength=n))]
+        self.arcs = np.r_[self.arcs, arcs]
+        self.units = np.r_[self.units, units]
+        return n
+
+    def solve_lp(self, time_limit_s: float) -> tuple[float, Prices, FloatArray, FloatArray] | None:
+        """LP optimum: (value, prices, order duals, column values), or None if not solved in time."""
+        # The interior point method is several times faster than simplex on this master, warm or cold;
+        # its central duals also steady the column generation.
+        self.h.setOptionValue("solver", "ipm")
+        self.h.setOptionValue("run_crossover", "off")
+        self._time_limit(time_limit_s)
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        sol = self.h.getSolution()
+        lam = np.maximum(0.0, -np.asarray(sol.row_dual))  # a "<=" row of a minimisation: dual <= 0
+        cp = self.cp
+        node_packages = np.where(self.pk_row >= 0, lam[np.maximum(self.pk_row, 0)], 0.0)
+        node_units = np.where(self.unit_row >= 0, lam[np.maximum(self.unit_row, 0)], 0.0)
+        prices = Prices(row=lam[: cp.n_rows], node_packages=node_packages, node_units=node_units)
+        value = self.h.getObjectiveValue() + float((cp.line_penalty * cp.line_qty).sum())
+        return value, prices, lam[self.order_row0 :], np.asarray(sol.col_value)
+
+    def _time_limit(self, seconds: float) -> None:
+        """HiGHS counts its time limit over every run of the instance, not per run."""
+        self.h.setOptionValue("time_limit", self.h.getRunTime() + max(0.05, seconds))
+
+    def solve_integer(
+        self, start: FloatArray, fixed: BoolArray, time_limit_s: float, seed: int
+    ) -> tuple[FloatArray, bool] | None:
+        """Best 0/1 choice of columns within the time limit, columns `fixed` at their `start` value, and
+        whether it is proven best (None if no solution was found)."""
+        n = self.n_cols
+        everything = np.arange(n, dtype=np.int32)
+        self.h.changeColsIntegrality(n, everything, np.full(n, highspy.HighsVarType.kInteger))
+        lower = np.where(fixed, start, 0.0)
+        upper = np.where(fixed, start, 1.0)
+        self.h.changeColsBounds(n, everything, lower, upper)
+        self.h.setOptionValue("solver", "choose")
+        self._time_limit(time_limit_s)
+        self.h.setOptionValue("random_seed", seed)
+        self.h.setOptionValue("mip_rel_gap", TARGET_GAP)
+        given = highspy.HighsSolution()
+        given.col_value = start.tolist()
+        given.value_valid = True
+        self.h.setSolution(given)
+        self.h.run()
+        sol = self.h.getSolution()
+        if not sol.value_valid:
+            return None
+        return np.rint(np.asarray(sol.col_value)), self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+    def entries(self, cols: IntArray) -> IntArray:
+        """Positions in `arcs`/`units` of the given columns' entries."""
+        return _ranges(self.ptr[cols], self.ptr[cols + 1] - self.ptr[cols])
+
+    def allocation(self, chosen: FloatArray) -> IntArray:
+        """Units per arc of the chosen columns."""
+        e = self.entries(np.flatnonzero(chosen > 0.5))
+        return np.bincount(self.arcs[e], weights=self.units[e], minlength=self.cp.n_arcs).astype(np.int64)
+
+    def columns_of(self, x: IntArray) -> FloatArray:
+        """0/1 per column: the columns that together are allocation `x` (orders not found choose none)."""
+        served = np.flatnonzero(x > 0)
+        owner = self.cp.line_order[self.cp.arc_line[served]]
+        want: dict[int, bytes] = {}
+        for o in np.unique(owner).tolist():
+            a = served[owner == o]
+            want[o] = np.r_[o, a, x[a]].tobytes()
+        start = np.zeros(self.n_cols)
+        for j, o in enumerate(self.order.tolist()):
+            if o in want:
+                lo, hi = int(self.ptr[j]), int(self.ptr[j + 1])
+                if np.r_[o, self.arcs[lo:hi], self.units[lo:hi]].tobytes() == want[o]:
+                    start[j] = 1.0
+        return start
+
+
+#: New master columns: (order of each column, its cost, then per entry: column, arc, units).
+NewColumns = tuple[IntArray, FloatArray, IntArray, IntArray, IntArray]
+
+
+def _columns_from_allocation(cp: CompiledProblem, x: IntArray) -> NewColumns:
+    """Each served order's part of `x` as one column: (order, cost, col, arcs, units)."""
+    served = np.flatnonzero(x > 0)
+    owner = cp.line_order[cp.arc_line[served]]
+    by = np.lexsort((served, owner))
+    served, owner = served[by], owner[by]
+    order, col = np.unique(owner, return_inverse=True)
+    return order, order_costs(cp, x)[order], col, served, x[served]
+
+
+def _columns_from_patterns(
+    cp: CompiledProblem, solver: OrderSolver, orders: IntArray, chosen: IntArray, true_cost: FloatArray
+) -> NewColumns:
+    """The decisions `chosen` (patterns per order, -1 padded) of `orders` as columns."""
+    rows, slots = np.nonzero(chosen[orders] >= 0)
+    ks = chosen[orders][rows, slots]
+    n_pk = np.bincount(rows, minlength=len(orders))
+    cost = np.bincount(rows, weights=true_cost[ks], minlength=len(orders)).astype(np.float64)
+    cost += cp.order_split_cost[orders] * np.maximum(n_pk - 1, 0)
+    counts = solver.entry_ptr[ks + 1] - solver.entry_ptr[ks]
+    e = _ranges(solver.entry_ptr[ks], counts)
+    pat = solver.patterns
+    return orders, cost, np.repeat(rows, counts).astype(np.int64), pat.entry_arc[e], pat.entry_units[e]
+
+
+def _round(cp: CompiledProblem, solver: OrderSolver, master: Master, lam: FloatArray, deadline: float) -> IntArray:
+    """Columns by decreasing LP value, each taken if its order has none yet and it still fits; then
+    every order left out is served exactly, on what is left, until `deadline` (perf_counter)."""
     rows, arcs = cp.row_of_arcs()
-    by_arc = np.argsort(arcs, kind="stable")
-    arc_rows = (np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))], rows[by_arc])
+    arc_rows = (np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))], rows[np.argsort(arcs, kind="stable")])
     row_left = cp.row_cap.astype(float)
     pk_left, units_left = cp.node_max_packages.copy(), cp.node_max_units.copy()
     x = np.zeros(cp.n_arcs, dtype=np.int64)
-    keep = relaxation.integral_order[sub.line_order[sub.arc_line]]
-    units = np.rint(relaxation.x).astype(np.int64)
-    decided = [(int(arc_of[a]), int(units[a])) for a in np.flatnonzero(keep & (units > 0))]
-    take(cp, decided, x, row_left, pk_left, units_left, arc_rows)
+    done = np.zeros(cp.n_orders, dtype=np.bool_)
+    for j in np.argsort(-lam, kind="stable").tolist():
+        if lam[j] < 1e-3:
+            break
+        o = int(master.order[j])
+        if done[o]:
+            continue
+        lo, hi = int(master.ptr[j]), int(master.ptr[j + 1])
+        decision = list(zip(master.arcs[lo:hi].tolist(), master.units[lo:hi].tolist(), strict=True))
+        if fits(cp, decision, row_left, pk_left, units_left, arc_rows):
+            take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
+            done[o] = True
     pat_cost, unit = solver.pattern_costs(), cp.unit_cost()
-    # The rest, most constrained first: those with the fewest candidate packages.
-    rest = np.flatnonzero(~relaxation.integral_order)
-    rest = rest[np.argsort((solver.pkg_ptr[rest + 1] - solver.pkg_ptr[rest]), kind="stable")]
-    for o in rest.tolist():
+    for o in np.flatnonzero(~done & solver.searchable).tolist():
         if time.perf_counter() > deadline:
             break
-        if solver.searchable[o]:
-            _, decision = solver.solve(o, pat_cost, unit, row_left, pk_left, units_left)
-            take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
+        _, decision = solver.solve(o, pat_cost, unit, row_left, pk_left, units_left)
+        take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
     return x
+
+
+def _order_row_incidence(master: Master) -> sp.csr_matrix:
+    """Orders x supply rows: 1 where some column of the order draws on the row."""
+    cp = master.cp
+    col = np.repeat(np.arange(master.n_cols), np.diff(master.ptr))
+    per = np.diff(master.arc_row_ptr)[master.arcs]
+    rows = master.arc_rows[_ranges(master.arc_row_ptr[master.arcs], per)]
+    orders = master.order[np.repeat(col, per)]
+    m = sp.csr_matrix((np.ones(len(rows)), (orders, rows)), shape=(cp.n_orders, cp.n_rows))
+    m.data[:] = 1.0
+    return m
+
+
+def _neighbourhood(near: sp.csr_matrix, contested: IntArray, rng: np.random.Generator, size: int) -> BoolArray:
+    """About `size` orders around a random contested row, grown row -> orders -> rows breadth first."""
+    free = np.zeros(near.shape[0], dtype=np.bool_)
+    rows = np.zeros(near.shape[1], dtype=np.bool_)
+    near_t = near.T.tocsr()
+    while free.sum() < size:
+        added = np.flatnonzero((near_t[rows].sum(axis=0).A1 > 0) & ~free)
+        if len(added) == 0:  # a closed cluster (or none yet): start from another contested row
+            rows[rng.choice(contested)] = True
+            added = np.flatnonzero((near_t[rows].sum(axis=0).A1 > 0) & ~free)
+            if len(added) == 0:
+                break
+        want = size - int(free.sum())
+        free[rng.permutation(added)[:want] if len(added) > want else added] = True
+        rows |= near[free].sum(axis=0).A1 > 0
+    return free
 
 
 def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 0) -> Solution:
@@ -88,51 +339,88 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
     def left() -> float:
         return deadline - time.perf_counter()
 
-    # Anytime: the best rule chain is the answer until something better is found.
-    baseline = min((run(cp) for run in BASELINES.values()), key=lambda s: s.objective)
-    x_best, cost_best = baseline.x, baseline.objective
+    # Anytime: the rule chain is the answer until something better is found.
+    first = shopify_default(cp)
+    x_best, cost_best = first.x, first.objective
     solver = OrderSolver(cp)
-    keep = promising(cp)
-    bound, prices = -np.inf, None
-    # Prices: the LP over the kept candidates, grown with what the priced orders ask for; each LP's
-    # integral part, completed order by order on what is left, is an allocation.
-    for _ in range(3):
-        if left() < 0.5 * time_limit_s:
+    master = Master(cp)
+    master.add(*_columns_from_allocation(cp, x_best))
+    true_cost = solver.pattern_costs()
+    bound, prices_best = -np.inf, None
+    prices = Prices(np.zeros(cp.n_rows), np.zeros(cp.n_nodes), np.zeros(cp.n_nodes))
+    mu = np.zeros(cp.n_orders)
+    lam = np.zeros(master.n_cols)
+    lp_value = np.inf
+    lg = lagrangian(cp, prices, solver)
+    reserve = PRIMAL_SHARE * time_limit_s
+    while True:
+        # Every order re-solved exactly at the current prices: a certified bound, and new columns.
+        if lg.bound > bound:
+            bound, prices_best = lg.bound, prices
+        if cost_best - bound <= TARGET_GAP * abs(cost_best) or lp_value - bound <= LP_CONVERGED * abs(bound):
             break
-        sub, arc_of = restrict(cp, keep)
-        lp = lp_prices(sub, time_limit_s=0.4 * left())
+        if left() < reserve:
+            break
+        better = np.flatnonzero(lg.solved & (lg.value < -mu - REDUCED_COST_TOL))
+        if master.add(*_columns_from_patterns(cp, solver, better, lg.chosen, true_cost)) == 0:
+            break  # no column improves: the LP over all decisions is solved
+        lp = master.solve_lp(left() - reserve)
         if lp is None:
             break
-        x = lp_rounding(cp, solver, sub, arc_of, lp, deadline)
+        lp_value, prices, mu, lam = lp
+        lg = lagrangian(cp, prices, solver)
+    # Alternatives for the integer master: each order's best priced decision without the packages of
+    # the decisions found so far (the LP needs few columns; an integer answer often needs others).
+    pkg_of = solver.patterns.pat_pkg
+    taken = lg.chosen
+    for _ in range(ALTERNATIVES):
+        forbidden = np.zeros(cp.n_packages, dtype=np.bool_)
+        forbidden[pkg_of[taken[taken >= 0]]] = True
+        arc_price, pkg_price = priced_costs(cp, prices)
+        pat_cost = solver.pattern_costs(arc_price, pkg_price)
+        pat_cost[forbidden[pkg_of]] = np.inf
+        value, chosen, solved = solver.relaxed_all(pat_cost)
+        master.add(*_columns_from_patterns(cp, solver, np.flatnonzero(solved & (value < 0)), chosen, true_cost))
+        taken = np.c_[taken, chosen]
+    lam = np.r_[lam, np.zeros(master.n_cols - len(lam))]
+
+    if left() > 0.5:
+        x = _round(cp, solver, master, lam, deadline - 0.5 * left())
         cost = evaluate(cp, x).total
         if cost < cost_best - EPS and not violations(cp, x):
             x_best, cost_best = x, cost
-        passed = lagrangian_pass(cp, lp.prices, solver, deadline=deadline)
-        if passed is None:
+            master.add(*_columns_from_allocation(cp, x_best))
+    # Large neighbourhood search on the integer master: free some orders, fix the others at the
+    # incumbent, solve exactly; first the orders the LP does not settle, then around contested rows.
+    lam = np.r_[lam, np.zeros(master.n_cols - len(lam))]
+    incumbent = master.columns_of(x_best)
+    settled = np.zeros(cp.n_orders, dtype=np.bool_)
+    settled[master.order[(np.abs(lam - 1.0) < 1e-6) & (incumbent > 0.5)]] = True
+    free = ~settled
+    near = _order_row_incidence(master)
+    contested = np.flatnonzero(prices_best.row > 0) if prices_best is not None else np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    size = NEIGHBOURHOOD_ORDERS
+    while left() > 1.5 and cost_best - bound > TARGET_GAP * abs(cost_best):
+        budget = min(left() - 1.0, NEIGHBOURHOOD_S)
+        began = time.perf_counter()
+        found = master.solve_integer(incumbent, ~free[master.order], budget, seed)
+        if found is not None:
+            x = master.allocation(found[0])
+            cost = evaluate(cp, x).total
+            if cost < cost_best - EPS and not violations(cp, x):
+                x_best, cost_best, incumbent = x, cost, found[0]
+        if found is not None and found[1] and free.all():
+            break  # the integer master is solved: only new columns could do better
+        # Neighbourhoods grow while they are solved quickly, and shrink when they run out of time.
+        if found is not None and found[1] and time.perf_counter() - began < budget / 3:
+            size = min(2 * size, cp.n_orders)
+        elif found is None or not found[1]:
+            size = max(size // 2, 50)
+        if len(contested) == 0:
             break
-        if passed[0] > bound:
-            bound, prices = passed[0], lp.prices
-        wanted = np.zeros(cp.n_packages, bool)
-        wanted[[cp.arc_pkg[a] for d in passed[1] for a, _ in d]] = True
-        if not (wanted & ~keep).any():
-            break
-        keep |= wanted
-    if left() > 1.0:
-        keep[cp.arc_pkg[x_best > 0]] = True
-        sub, arc_of = restrict(cp, keep)
-        hint = Solution(
-            x=x_best[arc_of], solver="hint", status="heuristic", objective=cost_best, bound=None, runtime_s=0.0
-        )
-        try:
-            sol = solve_mip(sub, time_limit_s=left(), seed=seed, hint=hint)
-        except RuntimeError:  # no solution within the deadline: keep what we have
-            sol = hint
-        x = np.zeros(cp.n_arcs, dtype=np.int64)
-        x[arc_of] = sol.x
-        cost = evaluate(cp, x).total
-        if cost < cost_best - EPS and not violations(cp, x):
-            x_best, cost_best = x, cost
-    certified = prices is not None and np.isfinite(bound)
+        free = _neighbourhood(near, contested, rng, size)
+    certified = prices_best is not None and np.isfinite(bound)
     status = "optimal" if certified and cost_best - bound <= 1e-4 * abs(cost_best) else "feasible"
     return Solution(
         x=x_best,
@@ -142,5 +430,5 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
         bound=min(float(bound), cost_best) if certified else None,
         runtime_s=time.perf_counter() - start,
         seed=seed,
-        prices=prices if certified else None,
+        prices=prices_best if certified else None,
     )

@@ -31,15 +31,35 @@ PATTERN_LIMIT = 64
 
 @dataclass(frozen=True, eq=False)
 class Patterns:
-    """Possible contents of the small packages: pattern k of package pat_pkg[k] holds c units on arc."""
+    """Possible contents of the small packages: pattern k of package pat_pkg[k] holds c units on arc.
 
-    pat_pkg: IntArray  # [K]
+    A package's patterns are every nonzero choice per arc (units 0..cap, or 0/all for an unsplittable
+    line), in `itertools.product` order over its arcs, so a content's pattern follows from its choices.
+    """
+
+    pat_pkg: IntArray  # [K] sorted
     pat_cost: FloatArray  # [K] exact cost of the package with these contents (unfilled penalty netted)
-    entry_pat: IntArray  # [E] contents in COO form
+    entry_pat: IntArray  # [E] contents in COO form, sorted by pattern
     entry_arc: IntArray  # [E]
     entry_units: IntArray  # [E]
-    index: dict[tuple[int, tuple[int, ...]], int]  # (package, units per arc of the package) -> pattern
     by_pattern: BoolArray  # [P] package is modelled by pattern
+    options: IntArray  # [A] choices per arc (units 0..cap, or 0/all)
+    step: IntArray  # [A] units per choice (1, or the whole line)
+    pat_ptr: IntArray  # [P + 1] each package's patterns
+    pkg_arc_ptr: IntArray  # [P + 1] each package's arcs
+
+    def find(self, p: int, units: IntArray) -> int | None:
+        """Pattern of package `p` with `units` per arc of the package (in arc order), if modelled."""
+        if not self.by_pattern[p] or not units.any():
+            return None
+        arcs = np.arange(self.pkg_arc_ptr[p], self.pkg_arc_ptr[p + 1])
+        choice, rest = np.divmod(units, self.step[arcs])
+        if rest.any() or (choice >= self.options[arcs]).any():
+            return None
+        rank = 0
+        for c, n in zip(choice.tolist(), self.options[arcs].tolist(), strict=True):
+            rank = rank * n + c
+        return int(self.pat_ptr[p]) + rank - 1  # the all-zero choice is not a pattern
 
 
 def arc_capacity(cp: CompiledProblem) -> FloatArray:
@@ -51,35 +71,48 @@ def arc_capacity(cp: CompiledProblem) -> FloatArray:
 
 
 def enumerate_patterns(cp: CompiledProblem, arc_cap: FloatArray, limit: int = PATTERN_LIMIT) -> Patterns:
-    """Every nonempty content of each package with at most `limit` of them, with its exact cost."""
+    """Every nonempty content of each package with at most `limit` of them, with its exact cost.
+
+    Packages with the same choices per arc share one grid of contents, built once (vectorised)."""
     qty = cp.line_qty[cp.arc_line]
     rigid = ~cp.line_splittable[cp.arc_line]
     top = np.where(rigid, np.where(arc_cap >= qty, qty, 0), arc_cap).astype(np.int64)
-    options = np.where(rigid, np.where(top > 0, 2, 1), top + 1)
+    options = np.where(rigid, np.where(top > 0, 2, 1), top + 1).astype(np.int64)
+    step = np.where(rigid, np.maximum(top, 1), 1).astype(np.int64)
     log_count = np.bincount(cp.arc_pkg, weights=np.log(options), minlength=cp.n_packages)
     by_pattern = log_count <= np.log(limit + 1) + 1e-9
-    pkg_ptr = np.r_[0, np.cumsum(np.bincount(cp.arc_pkg, minlength=cp.n_packages))]
-    pat_pkg: list[int] = []
-    e_pat: list[int] = []
-    e_arc: list[int] = []
-    e_units: list[int] = []
-    index: dict[tuple[int, tuple[int, ...]], int] = {}
-    for p in np.flatnonzero(by_pattern).tolist():
-        lo, hi = int(pkg_ptr[p]), int(pkg_ptr[p + 1])
-        choices = [(0, int(top[a])) if rigid[a] else tuple(range(int(top[a]) + 1)) for a in range(lo, hi)]
-        for content in itertools.product(*choices):
-            if not any(content):
-                continue
-            k = len(pat_pkg)
-            index[(p, content)] = k
-            pat_pkg.append(p)
-            for a, c in enumerate(content, start=lo):
-                if c:
-                    e_pat.append(k)
-                    e_arc.append(a)
-                    e_units.append(c)
-    pk = np.asarray(pat_pkg, dtype=np.int64)
-    ep, ea, eu = (np.asarray(v, dtype=np.int64) for v in (e_pat, e_arc, e_units))
+    n_arc = np.bincount(cp.arc_pkg, minlength=cp.n_packages)
+    pkg_ptr = np.r_[0, np.cumsum(n_arc)]
+    count = np.rint(np.exp(log_count)).astype(np.int64) - 1  # nonzero choices per package
+    count = np.where(by_pattern, np.maximum(count, 0), 0)
+    pat_ptr = np.r_[0, np.cumsum(count)]
+    pat_pkg = np.repeat(np.arange(cp.n_packages), count)
+    e_pat: list[IntArray] = []
+    e_arc: list[IntArray] = []
+    e_units: list[IntArray] = []
+    # Group the modelled packages by their choices per arc: one grid of contents per group.
+    modelled = np.flatnonzero(by_pattern & (count > 0))
+    width = int(n_arc[modelled].max(initial=0))
+    shape = np.zeros((len(modelled), width), dtype=np.int64)
+    slot = np.arange(width)
+    inside = slot[None, :] < n_arc[modelled][:, None]
+    shape[inside] = options[(pkg_ptr[modelled][:, None] + slot[None, :])[inside]]
+    signatures, group = np.unique(np.c_[n_arc[modelled], shape], axis=0, return_inverse=True)
+    for g, signature in enumerate(signatures):
+        m = int(signature[0])
+        grid = np.array(list(itertools.product(*(range(int(n)) for n in signature[1 : m + 1])))[1:], dtype=np.int64)
+        pkgs = modelled[group.ravel() == g]
+        arcs = pkg_ptr[pkgs][:, None] + np.arange(m)[None, :]  # [G, m]
+        units = grid[None, :, :] * step[arcs][:, None, :]  # [G, K, m]
+        pat = pat_ptr[pkgs][:, None] + np.arange(len(grid))[None, :]  # [G, K]
+        nz = units > 0
+        e_pat.append(np.broadcast_to(pat[:, :, None], units.shape)[nz])
+        e_arc.append(np.broadcast_to(arcs[:, None, :], units.shape)[nz])
+        e_units.append(units[nz])
+    ep, ea, eu = (np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for v in (e_pat, e_arc, e_units))
+    by = np.lexsort((ea, ep))
+    ep, ea, eu = ep[by], ea[by], eu[by]
+    pk = pat_pkg
     n = len(pk)
     # Exact cost of each pattern: fixed, per unit, weight band, duty.
     unit = np.bincount(ep, weights=eu * cp.unit_cost()[ea], minlength=n)
@@ -96,7 +129,7 @@ def enumerate_patterns(cp: CompiledProblem, arc_cap: FloatArray, limit: int = PA
     dutiable = value > cp.pkg_de_minimis[pk] + EPS
     duty = np.where(dutiable, cp.pkg_duty_rate[pk] * value + cp.pkg_clearance_fee[pk], 0.0)
     cost = cp.pkg_cost[pk].sum(axis=1) + band + unit + duty
-    return Patterns(pk, cost, ep, ea, eu, index, by_pattern)
+    return Patterns(pk, cost, ep, ea, eu, by_pattern, options, step, pat_ptr, pkg_ptr)
 
 
 @dataclass(frozen=True, eq=False)
@@ -419,8 +452,7 @@ def assignment(cp: CompiledProblem, layout: Layout, x: IntArray) -> FloatArray |
     pkg_ptr = np.r_[0, np.cumsum(np.bincount(cp.arc_pkg, minlength=cp.n_packages))]
     pat = layout.patterns
     for p in np.flatnonzero(pat.by_pattern & ev.pkg_used).tolist():
-        content = tuple(int(u) for u in x[pkg_ptr[p] : pkg_ptr[p + 1]])
-        k = pat.index.get((p, content))
+        k = pat.find(p, x[pkg_ptr[p] : pkg_ptr[p + 1]])
         if k is None:  # contents the model cannot express (e.g. above a capacity): no usable hint
             return None
         sol[layout.w[k]] = 1.0

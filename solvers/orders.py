@@ -10,16 +10,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from solvers.mip import Patterns, arc_capacity, enumerate_patterns
-from solvers.problem import CompiledProblem, FloatArray, IntArray
+from solvers.problem import BoolArray, CompiledProblem, FloatArray, IntArray
 from solvers.solution import EPS, Solution, evaluate, violations
 
 #: Packages with more possible contents than this make an order too large for the search.
 ORDER_PATTERN_LIMIT = 4096
 #: Largest dynamic program (states x contents) solved per order.
-DP_WORK_LIMIT = 200_000
+DP_WORK_LIMIT = 20_000_000
 
 
 @dataclass
@@ -109,10 +110,12 @@ class OrderSolver:
         self.arc_rows_flat = rows[by_arc]
         self.arc_row_ptr = np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))]
         self.line_ptr = np.r_[0, np.cumsum(np.bincount(cp.line_order, minlength=cp.n_orders))]
+        #: Position of each pattern entry's line within its order.
+        self.entry_line = cp.arc_line[pat.entry_arc] - self.line_ptr[cp.line_order[cp.arc_line[pat.entry_arc]]]
         order_small = np.bincount(cp.pkg_order, weights=~pat.by_pattern, minlength=cp.n_orders) == 0
         self.searchable: np.ndarray = order_small
         self.arc_ptr = np.r_[0, np.cumsum(np.bincount(cp.pkg_order[cp.arc_pkg], minlength=cp.n_orders))]
-        self._contents: list[list[tuple[int, int]]] | None = None
+        self._contents: tuple[list[int], list[int], list[int]] | None = None
         #: Whether the last `solve` finished its search (else it returned the best found in its budget).
         self.last_exact = True
         lines_per_order = np.bincount(cp.line_order, minlength=cp.n_orders)
@@ -134,13 +137,10 @@ class OrderSolver:
         """(arc, units) of pattern k."""
         if self._contents is None:
             pat = self.patterns
-            arcs, units = pat.entry_arc.tolist(), pat.entry_units.tolist()
-            ptr = self.entry_ptr.tolist()
-            self._contents = [
-                list(zip(arcs[ptr[i] : ptr[i + 1]], units[ptr[i] : ptr[i + 1]], strict=True))
-                for i in range(len(ptr) - 1)
-            ]
-        return self._contents[k]
+            self._contents = (pat.entry_arc.tolist(), pat.entry_units.tolist(), self.entry_ptr.tolist())
+        arcs, units, ptr = self._contents
+        lo, hi = ptr[k], ptr[k + 1]
+        return list(zip(arcs[lo:hi], units[lo:hi], strict=True))
 
     def relaxed_work(self, o: int) -> float:
         """Size of the dynamic program of `solve_relaxed` for order `o` (states x contents)."""
@@ -153,42 +153,49 @@ class OrderSolver:
 
     def solve_relaxed(self, o: int, pat_cost: FloatArray) -> tuple[float, list[tuple[int, int]]]:
         """Cheapest decision for order `o` ignoring supply rows and node capacity shared between its
-        own packages (each content still fits its arcs): exact by dynamic programming over packages,
-        with the units still needed per line and the packages opened as the state. Without those
-        shared limits it is a relaxation, so its cost is a valid lower bound for the order."""
+        own packages (each content still fits its arcs). Without those shared limits it is a
+        relaxation, so its cost is a valid lower bound for the order."""
+        cost, chosen, _ = self.relaxed_all(pat_cost, np.array([o], dtype=np.int64))
+        return float(cost[0]), self.decision(chosen[0])
+
+    def relaxed_all(
+        self, pat_cost: FloatArray, orders: IntArray | None = None, work_limit: float = DP_WORK_LIMIT
+    ) -> tuple[FloatArray, IntArray, BoolArray]:
+        """`solve_relaxed` for many orders at once: (cost, chosen patterns padded with -1, solved).
+
+        Orders whose dynamic program exceeds `work_limit` (or with packages not modelled by
+        pattern) are not solved: their cost is 0 and `solved` is False."""
         cp = self.cp
-        lines = list(range(int(self.line_ptr[o]), int(self.line_ptr[o + 1])))
-        index = {line: i for i, line in enumerate(lines)}
-        start_need = tuple(int(cp.line_qty[line]) for line in lines)
-        max_pk = int(cp.order_max_packages[o])
-        split = float(cp.order_split_cost[o])
-        # state (need, opened) -> (cost, contents taken)
-        states: dict[tuple[tuple[int, ...], int], tuple[float, list[tuple[int, int]]]] = {(start_need, 0): (0.0, [])}
-        for p in range(int(self.pkg_ptr[o]), int(self.pkg_ptr[o + 1])):
-            moves = []
-            for k in range(int(self.pat_ptr[p]), int(self.pat_ptr[p + 1])):
-                content = self.contents(k)
-                take = [0] * len(lines)
-                for arc, u in content:
-                    take[index[int(cp.arc_line[arc])]] += u
-                moves.append((float(pat_cost[k]), take, content))
-            updated = dict(states)
-            for (need, opened), (cost, taken) in states.items():
-                if opened >= max_pk:
-                    continue
-                extra = split if opened >= 1 else 0.0
-                for c, take, content in moves:
-                    if any(t > n for t, n in zip(take, need, strict=True)):
-                        continue
-                    key = (tuple(n - t for n, t in zip(need, take, strict=True)), opened + 1)
-                    new_cost = cost + c + extra
-                    if key not in updated or new_cost < updated[key][0] - 1e-12:
-                        updated[key] = (new_cost, taken + content)
-            states = updated
-        done = tuple(0 for _ in lines)
-        final = [key for key in states if not cp.order_all_or_nothing[o] or key[0] in (done, start_need)]
-        cost, decision = min((states[key] for key in final), key=lambda v: v[0])
-        return (cost, decision) if cost < 0 else (0.0, [])
+        if orders is None:
+            orders = np.arange(cp.n_orders, dtype=np.int64)
+        n_pkg = (self.pkg_ptr[orders + 1] - self.pkg_ptr[orders]).astype(np.int64)
+        width = int(np.minimum(cp.order_max_packages[orders], n_pkg).max(initial=1))
+        cost = np.zeros(len(orders))
+        chosen = np.full((len(orders), max(width, 1)), -1, dtype=np.int64)
+        solved = self.searchable[orders].copy()
+        _relaxed_dp(
+            orders,
+            solved,
+            self.line_ptr,
+            cp.line_qty,
+            self.pkg_ptr,
+            self.pat_ptr,
+            self.entry_ptr,
+            self.entry_line,
+            self.patterns.entry_units,
+            pat_cost,
+            cp.order_max_packages,
+            cp.order_split_cost,
+            cp.order_all_or_nothing,
+            float(work_limit),
+            cost,
+            chosen,
+        )
+        return cost, chosen, solved
+
+    def decision(self, patterns: IntArray) -> list[tuple[int, int]]:
+        """(arc, units) of the chosen patterns (-1 entries ignored)."""
+        return [entry for k in patterns.tolist() if k >= 0 for entry in self.contents(k)]
 
     def solve(
         self,
@@ -343,3 +350,88 @@ def fits(
         and all(units_left[n] >= u for n, u in need_units.items())
         and all(pk_left[n] >= k for n, k in need_pk.items())
     )
+
+
+@numba.njit(cache=True)
+def _relaxed_dp(
+    orders: IntArray,
+    solved: BoolArray,
+    line_ptr: IntArray,
+    line_qty: IntArray,
+    pkg_ptr: IntArray,
+    pat_ptr: IntArray,
+    entry_ptr: IntArray,
+    entry_line: IntArray,
+    entry_units: IntArray,
+    pat_cost: FloatArray,
+    max_packages: IntArray,
+    split_cost: FloatArray,
+    all_or_nothing: BoolArray,
+    work_limit: float,
+    out_cost: FloatArray,
+    out_chosen: IntArray,
+) -> None:  # pragma: no cover - compiled
+    """Dynamic program over each order's packages: the state is the units still needed per line (a
+    mixed-radix number) and the packages opened so far; each package is skipped or takes one content."""
+    for i in range(len(orders)):
+        if not solved[i]:
+            continue
+        o = orders[i]
+        l0, n_lines = line_ptr[o], line_ptr[o + 1] - line_ptr[o]
+        radix = np.ones(n_lines, dtype=np.int64)
+        n_need = 1
+        for j in range(n_lines):
+            radix[j] = n_need
+            n_need *= line_qty[l0 + j] + 1
+        p0, n_pkg = pkg_ptr[o], pkg_ptr[o + 1] - pkg_ptr[o]
+        top = min(max_packages[o], n_pkg)
+        n_pat = pat_ptr[p0 + n_pkg] - pat_ptr[p0]
+        if float(n_need) * (top + 1) * max(n_pat, 1) > work_limit:
+            solved[i] = False
+            continue
+        size = (top + 1) * n_need
+        cost = np.full(size, np.inf)
+        cost[n_need - 1] = 0.0  # every unit needed, nothing opened
+        choice = np.full((n_pkg, size), -1, dtype=np.int64)
+        prev = np.empty((n_pkg, size), dtype=np.int64)
+        for t in range(n_pkg):
+            new = cost.copy()
+            for m in range(top):
+                extra = split_cost[o] if m >= 1 else 0.0
+                for s in range(n_need):
+                    c0 = cost[m * n_need + s]
+                    if c0 == np.inf:
+                        continue
+                    for k in range(pat_ptr[p0 + t], pat_ptr[p0 + t + 1]):
+                        delta = 0
+                        fits = True
+                        for e in range(entry_ptr[k], entry_ptr[k + 1]):
+                            li = entry_line[e]
+                            if entry_units[e] > (s // radix[li]) % (line_qty[l0 + li] + 1):
+                                fits = False
+                                break
+                            delta += entry_units[e] * radix[li]
+                        if not fits:
+                            continue
+                        j = (m + 1) * n_need + s - delta
+                        c = c0 + pat_cost[k] + extra
+                        if c < new[j] - 1e-12:
+                            new[j] = c
+                            choice[t, j] = k
+                            prev[t, j] = m * n_need + s
+            cost = new
+        best, at = 0.0, -1
+        for j in range(size):
+            if all_or_nothing[o] and j % n_need != 0:
+                continue  # all-or-nothing: every line in full (or nothing, the empty decision)
+            if cost[j] < best - 1e-12:
+                best, at = cost[j], j
+        out_cost[i] = best
+        n = 0
+        for t in range(n_pkg - 1, -1, -1):
+            if at < 0:
+                break
+            if choice[t, at] >= 0:
+                out_chosen[i, n] = choice[t, at]
+                n += 1
+                at = prev[t, at]

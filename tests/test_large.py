@@ -66,8 +66,9 @@ def test_any_nonnegative_prices_certify_a_bound_no_higher_than_the_optimum(
 def test_negative_prices_are_refused(problem: Problem) -> None:
     cp = compile_problem(problem).cp
     with pytest.raises(ValueError, match="nonnegative"):
-        lagrangian_bound(cp, Prices(row=-np.ones(cp.n_rows), node_packages=np.zeros(cp.n_nodes),
-                                    node_units=np.zeros(cp.n_nodes)))
+        lagrangian_bound(
+            cp, Prices(row=-np.ones(cp.n_rows), node_packages=np.zeros(cp.n_nodes), node_units=np.zeros(cp.n_nodes))
+        )
 
 
 def test_a_short_deadline_still_gives_a_feasible_allocation_in_time() -> None:
