@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Engine, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -40,38 +40,58 @@ class Snapshot:
     inbound: list[Inbound]
 
 
-# The snapshot's statements, built once: each allocation runs them, and building costs more than running.
 _SKU_IDS: BindParameter[list[str]] = bindparam("sku_ids", expanding=True)
-_NODES = select(schema.nodes.c.data).order_by(schema.nodes.c.id)
-_SKUS = select(schema.skus.c.data).where(schema.skus.c.id.in_(_SKU_IDS)).order_by(schema.skus.c.id)
-_STOCK = (
-    select(*(schema.stock.c[name] for name in STOCK_COLUMNS))
-    .where(schema.stock.c.sku.in_(_SKU_IDS))
-    .order_by(schema.stock.c.node, schema.stock.c.sku)
-)
-_INBOUND = (
-    select(schema.inbound)
-    .where(
-        schema.inbound.c.sku.in_(_SKU_IDS),
-        schema.inbound.c.status == "open",
-        schema.inbound.c.quantity > schema.inbound.c.reserved,
-    )
-    .order_by(schema.inbound.c.id)
-)
+_SNAPSHOTS: dict[str, Select[Any]] = {}
+
+
+def _snapshot_statement(dialect: str) -> Select[Any]:
+    """The snapshot as ONE statement (a round trip, not four): each part aggregated into a JSON array.
+
+    Built once per dialect, as building a statement costs more than running it. SQLite keeps JSON
+    columns as text, which `json()` turns back into JSON inside the arrays.
+    """
+    if dialect not in _SNAPSHOTS:
+        pg = dialect == "postgresql"
+        agg = func.json_agg if pg else func.json_group_array
+        row = func.json_build_array if pg else func.json_array
+
+        def as_json(column: Any) -> Any:
+            return column if pg else func.json(column)
+
+        def listed(*values: Any) -> Any:
+            return agg(values[0] if len(values) == 1 else row(*values), type_=JSON)
+
+        n, k, s, i = schema.nodes, schema.skus, schema.stock, schema.inbound
+        _SNAPSHOTS[dialect] = select(
+            select(listed(as_json(n.c.data))).scalar_subquery(),
+            select(listed(as_json(k.c.data))).where(k.c.id.in_(_SKU_IDS)).scalar_subquery(),
+            select(listed(s.c.node, s.c.sku, s.c.on_hand, s.c.reserved, s.c.safety_stock, as_json(s.c.channel_buffers)))
+            .where(s.c.sku.in_(_SKU_IDS))
+            .scalar_subquery(),
+            select(listed(i.c.id, i.c.node, i.c.sku, i.c.quantity - i.c.reserved, i.c.eta))
+            .where(i.c.sku.in_(_SKU_IDS), i.c.status == "open", i.c.quantity > i.c.reserved)
+            .scalar_subquery(),
+        )
+    return _SNAPSHOTS[dialect]
 
 
 def snapshot(bind: Engine | Connection, sku_ids: Collection[str]) -> Snapshot:
-    """Read in its own transaction, or in the one a given connection is in."""
-    ids = {"sku_ids": sorted(set(sku_ids))}
+    """Read in its own transaction, or in the one a given connection is in; each part in key order."""
     with reading(bind) as conn:
-        nodes = [Node.model_validate(d) for d in conn.execute(_NODES).scalars()]
-        skus = [Sku.model_validate(d) for d in conn.execute(_SKUS, ids).scalars()]
-        stock = [StockLevel.model_validate(dict(row)) for row in conn.execute(_STOCK, ids).mappings()]
-        inbound = [
-            Inbound(id=row.id, node=row.node, sku=row.sku, quantity=row.quantity - row.reserved, eta=row.eta)
-            for row in conn.execute(_INBOUND, ids)
-        ]
-    return Snapshot(nodes, skus, stock, inbound)
+        statement = _snapshot_statement(conn.dialect.name)
+        nodes, skus, stock, inbound = conn.execute(statement, {"sku_ids": sorted(set(sku_ids))}).one()
+    return Snapshot(
+        sorted((Node.model_validate(d) for d in nodes or ()), key=lambda x: x.id),
+        sorted((Sku.model_validate(d) for d in skus or ()), key=lambda x: x.id),
+        sorted(
+            (StockLevel.model_validate(dict(zip(STOCK_COLUMNS, r, strict=True))) for r in stock or ()),
+            key=lambda x: (x.node, x.sku),
+        ),
+        sorted(
+            (Inbound(id=x, node=node, sku=sku, quantity=q, eta=eta) for x, node, sku, q, eta in inbound or ()),
+            key=lambda x: x.id,
+        ),
+    )
 
 
 def levels(engine: Engine, *, node: str | None = None, sku: str | None = None) -> list[StockRecord]:
