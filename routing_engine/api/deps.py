@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Literal
 
+from anyio import CapacityLimiter
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -49,6 +50,11 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_allocation_slots(request: Request) -> CapacityLimiter:
+    slots: CapacityLimiter = request.app.state.allocation_slots
+    return slots
+
+
 def may(role: Role, area: Area, method: str) -> bool:
     return area in (READS if method in _SAFE_METHODS else WRITES)[role]
 
@@ -80,6 +86,8 @@ def authorize(area: Area) -> Callable[..., object]:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+#: Threads of this process that may compute allocations at once (`Settings.allocation_threads`).
+AllocationSlots = Annotated[CapacityLimiter, Depends(get_allocation_slots)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 IdempotencyKey = Annotated[
     str | None,

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = await run_in_threadpool(open_ledger, settings)
         app.state.key_cache = KeyCache(app.state.ledger.engine, settings.auth_cache_ttl_s)
+        app.state.allocation_slots = anyio.CapacityLimiter(settings.allocation_threads)
         sweeper = (
             asyncio.create_task(_sweep_forever(app, settings.sweep_interval_s)) if settings.sweep_interval_s else None
         )

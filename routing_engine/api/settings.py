@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     max_units_per_line: int = Field(default=1_000_000, ge=1)
     max_body_bytes: int = Field(default=4_000_000, ge=1024)
     sweep_interval_s: float = Field(default=30.0, ge=0, description="Expiry sweep period; 0 turns it off.")
+    allocation_threads: int = Field(
+        default=2,
+        ge=1,
+        description="Allocations a process computes at once; more wait their turn. Solving is CPU-bound "
+        "Python: more threads only contend for the interpreter lock and cost CPU switching between them.",
+    )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process.")
     auth_required: bool = Field(
         default=True, description="Every /v1 request needs an API key (`routing-engine keys create`)."

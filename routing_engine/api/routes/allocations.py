@@ -5,10 +5,12 @@ Every write first expires due holds; a rejected request (4xx) holds nothing.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from starlette.concurrency import run_in_threadpool
+from functools import partial
 
-from routing_engine.api.deps import IdempotencyKey, LedgerDep, SettingsDep
+from anyio import to_thread
+from fastapi import APIRouter, Response
+
+from routing_engine.api.deps import AllocationSlots, IdempotencyKey, LedgerDep, SettingsDep
 from routing_engine.api.limits import check_orders
 from routing_engine.api.schemas import AllocationIn, AllocationPublic, BatchAllocationIn, RejectIn, SweepPublic
 from routing_engine.ledger import holds
@@ -29,26 +31,31 @@ def _created(record: AllocationRecord, replayed: bool) -> Response:
     )
 
 
-# The allocating handlers are async and hand the ledger work to the thread pool themselves: one hop per
-# request instead of one for the handler and another for FastAPI's check of its return value.
+# The allocating handlers are async and hand the ledger work to a thread themselves: one hop per request
+# instead of one for the handler and another for FastAPI's check of its return value, and at most
+# `Settings.allocation_threads` at once (the others wait in the event loop, costing nothing).
 @router.post("", status_code=201, response_model=AllocationPublic)
 async def allocate_one(
-    body: AllocationIn, ledger: LedgerDep, settings: SettingsDep, key: IdempotencyKey = None
+    body: AllocationIn, ledger: LedgerDep, settings: SettingsDep, slots: AllocationSlots, key: IdempotencyKey = None
 ) -> Response:
     """Allocate one order on live stock and hold the units it gets until confirmed or the TTL passes."""
     check_orders([body.order], settings, single=True)
-    record, replayed = await run_in_threadpool(holds.allocate_and_hold, ledger, [body.order], idempotency_key=key)
-    return _created(record, replayed)
+    work = partial(holds.allocate_and_hold, ledger, [body.order], idempotency_key=key)
+    return _created(*await to_thread.run_sync(work, limiter=slots))
 
 
 @router.post("/batch", status_code=201, response_model=AllocationPublic)
 async def allocate_batch(
-    body: BatchAllocationIn, ledger: LedgerDep, settings: SettingsDep, key: IdempotencyKey = None
+    body: BatchAllocationIn,
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    slots: AllocationSlots,
+    key: IdempotencyKey = None,
 ) -> Response:
     """Allocate many orders jointly (one optimisation) and hold all of it atomically."""
     check_orders(body.orders, settings, single=False)
-    record, replayed = await run_in_threadpool(holds.allocate_and_hold, ledger, body.orders, idempotency_key=key)
-    return _created(record, replayed)
+    work = partial(holds.allocate_and_hold, ledger, body.orders, idempotency_key=key)
+    return _created(*await to_thread.run_sync(work, limiter=slots))
 
 
 @router.post("/expire", response_model=SweepPublic)
