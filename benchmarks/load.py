@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from benchmarks.load_wrk import drive_wrk
 from routing_engine.examples import example_problem
 from routing_engine.ledger import check, connect, keys, schema, seed, upgrade
+from routing_engine.ledger.db import reading
 from routing_engine.ledger.testing import POSTGRES_DSN, postgres_schema
 from routing_engine.model import Order, Problem, StockLevel
 
@@ -341,7 +342,7 @@ def check_ledger(dsn: str) -> tuple[list[str], int]:
     try:
         problems = check(engine)
         s, a, r = schema.stock, schema.allocations, schema.reservations
-        with engine.connect() as conn:
+        with reading(engine, consistent=True) as conn:
             oversold = conn.execute(
                 select(s.c.node, s.c.sku).where(s.c.reserved > s.c.on_hand - s.c.safety_stock)
             ).all()
@@ -423,11 +424,12 @@ def run(config: LoadConfig, *, scratch: Path | None = None) -> LoadResult:
         network_file.write_text(network.model_dump_json())
         dsn = stack.enter_context(ledger_dsn(config.db, directory, config.postgres_dsn))
         token = prepare_ledger(dsn, network)
-        url, pid = stack.enter_context(served(dsn, network_file, config.workers, directory))
-        warm = _from_samples(*asyncio.run(drive(url, token, bodies[: config.warmup], config.concurrency, 3600)))
-        before = cpu_seconds(pid)
-        measured = _measure(config, url, token, bodies[config.warmup :], directory)
-        after = cpu_seconds(pid)
+        with served(dsn, network_file, config.workers, directory) as (url, pid):
+            warm = _from_samples(*asyncio.run(drive(url, token, bodies[: config.warmup], config.concurrency, 3600)))
+            before = cpu_seconds(pid)
+            measured = _measure(config, url, token, bodies[config.warmup :], directory)
+            after = cpu_seconds(pid)
+        # Once the service has stopped: requests wrk left in flight may still be committing until then.
         problems, held = check_ledger(dsn)
     errors = warm.errors + measured.errors
     per_request = 1 if config.kind == "single" else config.batch_size

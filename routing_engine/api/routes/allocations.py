@@ -1,6 +1,7 @@
 """Allocations: allocate one order or a batch on live stock and hold it; confirm, release, reject, ship.
 
-Every write first expires due holds; a rejected request (4xx) holds nothing.
+Every write first expires due holds (`holds.expire_if_due`: at most once a second while holds keep coming
+due); a rejected request (4xx) holds nothing.
 """
 
 from __future__ import annotations
