@@ -10,15 +10,13 @@ A rule-chain allocation exists from the start.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from solvers import highs
 from solvers.baselines import shopify_default
 from solvers.certificate import lagrangian, priced_costs
 from solvers.orders import OrderSolver, fits, take
@@ -56,19 +54,6 @@ def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
     return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
 
 
-@contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """HiGHS prints a banner on stdout when its first instance is made; keep the CLI's output clean."""
-    saved = os.dup(1)
-    with open(os.devnull, "w") as sink:
-        os.dup2(sink.fileno(), 1)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-
-
 class Master:
     """The restricted master: min sum c_j l_j, coupling rows <= capacity, sum of an order's l_j <= 1.
 
@@ -90,9 +75,7 @@ class Master:
         self.order_row0 = cp.n_rows + len(pk_nodes) + len(unit_nodes)
         self.n_rows = self.order_row0 + cp.n_orders
         upper = np.r_[cp.row_cap, cp.node_max_packages[pk_nodes], cp.node_max_units[unit_nodes], np.ones(cp.n_orders)]
-        with _quiet_stdout():
-            self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
+        self.h = highs.new_highs()
         self.h.setOptionValue("random_seed", 0)
         none = np.zeros(0, dtype=np.int32)
         self.h.addRows(self.n_rows, np.full(self.n_rows, -highspy.kHighsInf), upper.astype(float), 0, none, none, [])
@@ -175,11 +158,14 @@ class Master:
         # its central duals also steady the column generation.
         self.h.setOptionValue("solver", "ipm")
         self.h.setOptionValue("run_crossover", "off")
-        self._time_limit(time_limit_s)
+        highs.set_time_limit(self.h, time_limit_s)
         self.h.run()
-        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return None
         sol = self.h.getSolution()
+        # Without crossover a large master can end "unknown" at the interior point's tolerances; its
+        # duals are still prices (any nonnegative prices certify a bound).
+        status = self.h.getModelStatus()
+        if not sol.dual_valid or status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnknown):
+            return None
         lam = np.maximum(0.0, -np.asarray(sol.row_dual))  # a "<=" row of a minimisation: dual <= 0
         cp = self.cp
         node_packages = np.where(self.pk_row >= 0, lam[np.maximum(self.pk_row, 0)], 0.0)
@@ -187,10 +173,6 @@ class Master:
         prices = Prices(row=lam[: cp.n_rows], node_packages=node_packages, node_units=node_units)
         value = self.h.getObjectiveValue() + float((cp.line_penalty * cp.line_qty).sum())
         return value, prices, lam[self.order_row0 :], np.asarray(sol.col_value)
-
-    def _time_limit(self, seconds: float) -> None:
-        """HiGHS counts its time limit over every run of the instance, not per run."""
-        self.h.setOptionValue("time_limit", self.h.getRunTime() + max(0.05, seconds))
 
     def solve_integer(
         self, start: FloatArray, fixed: BoolArray, time_limit_s: float, seed: int
@@ -204,14 +186,10 @@ class Master:
         upper = np.where(fixed, start, 1.0)
         self.h.changeColsBounds(n, everything, lower, upper)
         self.h.setOptionValue("solver", "choose")
-        self._time_limit(time_limit_s)
+        highs.set_time_limit(self.h, time_limit_s)
         self.h.setOptionValue("random_seed", seed)
         self.h.setOptionValue("mip_rel_gap", TARGET_GAP)
-        given = highspy.HighsSolution()
-        given.col_value = start.tolist()
-        given.value_valid = True
-        self.h.setSolution(given)
-        self.h.run()
+        highs.run_from(self.h, start, self.cost)
         sol = self.h.getSolution()
         if not sol.value_valid:
             return None
@@ -272,26 +250,37 @@ def _columns_from_patterns(
     return orders, cost, np.repeat(rows, counts).astype(np.int64), pat.entry_arc[e], pat.entry_units[e]
 
 
-def _round(cp: CompiledProblem, solver: OrderSolver, master: Master, lam: FloatArray, deadline: float) -> IntArray:
-    """Columns by decreasing LP value, each taken if its order has none yet and it still fits; then
-    every order left out is served exactly, on what is left, until `deadline` (perf_counter)."""
+def _round(
+    cp: CompiledProblem, solver: OrderSolver, master: Master, lam: FloatArray, fallback: IntArray, deadline: float
+) -> IntArray:
+    """Columns by decreasing LP value, each taken if its order has none yet and it still fits; each
+    order left out then takes its part of allocation `fallback` if that fits, or is served exactly on
+    what is left while time remains (until `deadline`, perf_counter)."""
     rows, arcs = cp.row_of_arcs()
     arc_rows = (np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))], rows[np.argsort(arcs, kind="stable")])
     row_left = cp.row_cap.astype(float)
     pk_left, units_left = cp.node_max_packages.copy(), cp.node_max_units.copy()
     x = np.zeros(cp.n_arcs, dtype=np.int64)
     done = np.zeros(cp.n_orders, dtype=np.bool_)
+
+    def try_take(o: int, decision: list[tuple[int, int]]) -> None:
+        if fits(cp, decision, row_left, pk_left, units_left, arc_rows):
+            take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
+            done[o] = True
+
     for j in np.argsort(-lam, kind="stable").tolist():
         if lam[j] < 1e-3:
             break
         o = int(master.order[j])
-        if done[o]:
-            continue
-        lo, hi = int(master.ptr[j]), int(master.ptr[j + 1])
-        decision = list(zip(master.arcs[lo:hi].tolist(), master.units[lo:hi].tolist(), strict=True))
-        if fits(cp, decision, row_left, pk_left, units_left, arc_rows):
-            take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
-            done[o] = True
+        if not done[o]:
+            lo, hi = int(master.ptr[j]), int(master.ptr[j + 1])
+            try_take(o, list(zip(master.arcs[lo:hi].tolist(), master.units[lo:hi].tolist(), strict=True)))
+    orders, _, col, arcs_f, units_f = _columns_from_allocation(cp, fallback)
+    starts = np.r_[0, np.cumsum(np.bincount(col, minlength=len(orders)))].tolist()
+    for i, o in enumerate(orders.tolist()):
+        if not done[o]:
+            lo, hi = starts[i], starts[i + 1]
+            try_take(o, list(zip(arcs_f[lo:hi].tolist(), units_f[lo:hi].tolist(), strict=True)))
     pat_cost, unit = solver.pattern_costs(), cp.unit_cost()
     for o in np.flatnonzero(~done & solver.searchable).tolist():
         if time.perf_counter() > deadline:
@@ -385,7 +374,7 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
     lam = np.r_[lam, np.zeros(master.n_cols - len(lam))]
 
     if left() > 0.5:
-        x = _round(cp, solver, master, lam, deadline - 0.5 * left())
+        x = _round(cp, solver, master, lam, x_best, deadline - 0.5 * left())
         cost = evaluate(cp, x).total
         if cost < cost_best - EPS and not violations(cp, x):
             x_best, cost_best = x, cost

@@ -14,13 +14,15 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from ortools.math_opt import model_pb2
 from ortools.math_opt.python import mathopt
 
-from solvers.problem import BoolArray, CompiledProblem, FloatArray, IntArray, Prices
+from solvers import highs
+from solvers.problem import BoolArray, CompiledProblem, FloatArray, IntArray
 from solvers.solution import EPS, Solution, evaluate, violations
 
 BACKENDS = {"highs": mathopt.SolverType.HIGHS, "scip": mathopt.SolverType.GSCIP, "cpsat": mathopt.SolverType.CP_SAT}
@@ -471,14 +473,16 @@ GRACE_SHARE = 0.1
 Sent = tuple[tuple[IntArray, FloatArray] | None, float, bool]
 
 
-def _solve(
-    model: mathopt.Model,
-    solver: mathopt.SolverType,
-    params: mathopt.SolveParameters,
-    model_params: mathopt.ModelSolveParameters | None,
+def _solve_mathopt(
+    proto: model_pb2.ModelProto, backend: str, params: mathopt.SolveParameters, hint: FloatArray | None
 ) -> Sent:
-    """(ids and values of the best solution or None, dual bound, proven optimal)."""
-    result = mathopt.solve(model, solver, params=params, model_params=model_params)
+    """(ids and values of the best solution or None, dual bound, proven optimal) through MathOpt."""
+    model = mathopt.Model.from_model_proto(proto)
+    model_params = None
+    if hint is not None:
+        values = {var: float(val) for var, val in zip(model.variables(), hint, strict=True)}
+        model_params = mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)])
+    result = mathopt.solve(model, BACKENDS[backend], params=params, model_params=model_params)
     full = None
     if result.has_primal_feasible_solution():
         sol = result.to_proto().solutions[0].primal_solution.variable_values
@@ -487,22 +491,45 @@ def _solve(
     return full, float(result.termination.objective_bounds.dual_bound), optimal
 
 
-def _solve_in_child(
-    conn: Connection,
-    model: mathopt.Model,
-    solver: mathopt.SolverType,
-    params: mathopt.SolveParameters,
-    model_params: mathopt.ModelSolveParameters | None,
-) -> None:
-    conn.send(_solve(model, solver, params, model_params))
+def _solve_highs(
+    proto: model_pb2.ModelProto, backend: str, params: mathopt.SolveParameters, hint: FloatArray | None
+) -> Sent:
+    """The same through HiGHS's own interface, which takes the hint as a starting solution."""
+    h = highs.from_proto(proto)
+    assert params.time_limit is not None
+    highs.set_time_limit(h, params.time_limit.total_seconds())
+    h.setOptionValue("random_seed", params.random_seed or 0)
+    h.setOptionValue("mip_rel_gap", params.relative_gap_tolerance or 0.0)
+    h.setOptionValue("mip_abs_gap", params.absolute_gap_tolerance or 0.0)
+    highs.run_from(h, hint, np.asarray(h.getLp().col_cost_))
+    sol = h.getSolution()
+    n = len(proto.variables.ids)
+    empty = h.getModelStatus() == highspy.HighsModelStatus.kModelEmpty  # nothing to decide
+    full = (np.arange(n), np.asarray(sol.col_value, dtype=float)) if sol.value_valid or empty else None
+    optimal = empty or h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    info = h.getInfo()
+    # A model without integer variables is solved as an LP, which has no MIP dual bound.
+    dual = info.mip_dual_bound if info.mip_node_count >= 0 else info.objective_function_value
+    if empty:
+        dual = proto.objective.offset
+    return full, float(dual), optimal
+
+
+def _solve(proto: model_pb2.ModelProto, backend: str, params: mathopt.SolveParameters, hint: FloatArray | None) -> Sent:
+    solve = _solve_highs if backend == "highs" else _solve_mathopt
+    return solve(proto, backend, params, hint)
+
+
+def _solve_in_child(conn: Connection, *args: object) -> None:
+    conn.send(_solve(*args))  # type: ignore[arg-type]
     conn.close()
 
 
 def _solve_with_hard_deadline(
-    model: mathopt.Model,
-    solver: mathopt.SolverType,
+    proto: model_pb2.ModelProto,
+    backend: str,
     params: mathopt.SolveParameters,
-    model_params: mathopt.ModelSolveParameters | None,
+    hint: FloatArray | None,
     seconds: float,
 ) -> tuple[FloatArray | None, float, bool] | None:
     """Solve in a forked process and stop it at the deadline: some backends overrun their own time
@@ -510,7 +537,7 @@ def _solve_with_hard_deadline(
     every variable (or None), the dual bound and whether optimality was proven; None if stopped."""
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_solve_in_child, args=(send, model, solver, params, model_params), daemon=True)
+    child = ctx.Process(target=_solve_in_child, args=(send, proto, backend, params, hint), daemon=True)
     child.start()
     send.close()
     try:
@@ -524,7 +551,7 @@ def _solve_with_hard_deadline(
         if child.is_alive():
             child.kill()
         child.join()
-    return _values(full, len(list(model.variables()))), bound, proven
+    return _values(full, len(proto.variables.ids)), bound, proven
 
 
 def _values(sent: tuple[IntArray, FloatArray] | None, n: int) -> FloatArray | None:
@@ -551,15 +578,9 @@ def solve_mip(
     """
     start = time.perf_counter()
     proto, layout = build(cp)
-    model = mathopt.Model.from_model_proto(proto)
-    model_params = None
     if hint is not None and violations(cp, hint.x):
         hint = None  # never hand the solver, or return, an infeasible warm start
     values = assignment(cp, layout, hint.x) if hint is not None else None
-    if values is not None:
-        variables = list(model.variables())
-        hint_values = {var: float(val) for var, val in zip(variables, values, strict=True)}
-        model_params = mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=hint_values)])
     remaining = max(0.05, time_limit_s - (time.perf_counter() - start))
     forked = layout.n_vars > IN_PROCESS_MAX_VARS
     params = mathopt.SolveParameters(
@@ -572,10 +593,10 @@ def solve_mip(
         params.threads = 2
     outcome: tuple[FloatArray | None, float, bool] | None
     if not forked:
-        full_sent, dual, optimal = _solve(model, BACKENDS[backend], params, model_params)
+        full_sent, dual, optimal = _solve(proto, backend, params, values)
         outcome = _values(full_sent, layout.n_vars), dual, optimal
     else:
-        outcome = _solve_with_hard_deadline(model, BACKENDS[backend], params, model_params, remaining)
+        outcome = _solve_with_hard_deadline(proto, backend, params, values, remaining)
     bound, proven, x = -np.inf, False, None
     if outcome is not None:
         full, bound, proven = outcome
@@ -596,59 +617,3 @@ def solve_mip(
         runtime_s=time.perf_counter() - start,
         seed=seed,
     )
-
-
-@dataclass(frozen=True, eq=False)
-class Relaxation:
-    """The LP relaxation's value, the dual prices of its coupling rows, and its units per arc."""
-
-    value: float
-    prices: Prices
-    x: FloatArray  # [A] units per arc, possibly fractional
-    integral_order: BoolArray  # [O] the order's LP decision is integral
-
-
-def lp_prices(cp: CompiledProblem, time_limit_s: float = 60.0) -> Relaxation | None:
-    """Solve the LP relaxation (None if not solved in time)."""
-    proto, layout = build(cp)
-    for i in range(len(proto.variables.integers)):
-        proto.variables.integers[i] = False
-    model = mathopt.Model.from_model_proto(proto)
-    params = mathopt.SolveParameters(time_limit=dt.timedelta(seconds=max(0.05, time_limit_s)))
-    result = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
-    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
-        return None
-    duals = result.to_proto().solutions[0].dual_solution.dual_values
-    y = np.zeros(len(proto.linear_constraints.ids))
-    y[np.asarray(duals.ids, dtype=np.int64)] = np.asarray(duals.values)
-    lam = np.maximum(0.0, -y)  # a "<=" row of a minimisation has a nonpositive dual
-
-    def by_node(rows: IntArray) -> FloatArray:
-        return np.where(rows >= 0, lam[np.maximum(rows, 0)], 0.0)
-
-    prices = Prices(
-        row=lam[layout.stock_row0 : layout.stock_row0 + cp.n_rows],
-        node_packages=by_node(layout.node_rows["packages"]),
-        node_units=by_node(layout.node_rows["units"]),
-    )
-    primal = result.to_proto().solutions[0].primal_solution.variable_values
-    full = np.zeros(layout.n_vars)
-    full[np.asarray(primal.ids, dtype=np.int64)] = np.asarray(primal.values)
-    x = layout.x_of_cols @ full
-    frac_arc = np.abs(x - np.rint(x)) > 1e-6
-    w = full[layout.w]
-    frac_pat = np.abs(w - np.rint(w)) > 1e-6
-    fractional = np.zeros(cp.n_orders, bool)
-    fractional[cp.line_order[cp.arc_line[frac_arc]]] = True
-    fractional[cp.pkg_order[layout.patterns.pat_pkg[frac_pat]]] = True
-
-    def frac(cols: IntArray) -> BoolArray:
-        values = full[cols]
-        return np.abs(values - np.rint(values)) > 1e-6
-
-    # Served in part or split where it may not be, or more packages than allowed: not integral either.
-    fractional[layout.f_order[frac(layout.f)]] = True
-    fractional[cp.line_order[cp.arc_line[layout.a_arc[frac(layout.a)]]]] = True
-    yp = np.flatnonzero(layout.y >= 0)
-    fractional[cp.pkg_order[yp[frac(layout.y[yp])]]] = True
-    return Relaxation(float(result.objective_value()), prices, x, ~fractional)

@@ -1,0 +1,98 @@
+"""HiGHS through its own Python interface, for what MathOpt does not pass on to it.
+
+MathOpt's HiGHS interface drops solution hints, so the MIP's warm start and the large-batch master
+(incremental columns, a starting solution for each neighbourhood) talk to HiGHS directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import highspy
+import numpy as np
+from ortools.math_opt import model_pb2
+
+from solvers.problem import FloatArray
+
+
+def _fresh_scheduler() -> None:
+    highspy.Highs.resetGlobalScheduler(True)
+
+
+# A forked child inherits HiGHS's thread pool without its threads, and would wait on them forever.
+os.register_at_fork(after_in_child=_fresh_scheduler)
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """HiGHS prints a banner on stdout when its first instance is made; keep the CLI's output clean."""
+    saved = os.dup(1)
+    with open(os.devnull, "w") as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def new_highs() -> highspy.Highs:
+    """A silent HiGHS instance."""
+    with _quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def set_time_limit(h: highspy.Highs, seconds: float) -> None:
+    """HiGHS counts its time limit over every run of the instance, not per run."""
+    h.setOptionValue("time_limit", h.getRunTime() + max(0.05, seconds))
+
+
+def run_from(h: highspy.Highs, start: FloatArray | None, cost: FloatArray) -> None:
+    """Run the MIP in `h` from a starting solution (HiGHS checks it and keeps it if feasible).
+
+    When presolve settles the whole model, HiGHS can hand back the start itself while reporting the
+    optimum's value; then the run is repeated without the start. `cost` is the objective per column.
+    """
+    if start is not None:
+        given = highspy.HighsSolution()
+        given.col_value = np.asarray(start, dtype=float).tolist()
+        given.value_valid = True
+        h.setSolution(given)
+    h.run()
+    if start is None or not h.getSolution().value_valid:
+        return
+    values = np.asarray(h.getSolution().col_value)
+    reported = h.getInfo().objective_function_value - h.getLp().offset_
+    if abs(float(cost @ values) - reported) > 1e-6 * max(1.0, abs(reported)):
+        h.clearSolver()
+        h.run()
+
+
+def from_proto(proto: model_pb2.ModelProto) -> highspy.Highs:
+    """A HiGHS instance holding the MathOpt model `proto` (a minimisation)."""
+    h = new_highs()
+    n, m = len(proto.variables.ids), len(proto.linear_constraints.ids)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    cost = np.zeros(n)
+    objective = proto.objective.linear_coefficients
+    cost[np.asarray(objective.ids, dtype=np.int64)] = objective.values
+    lp.col_cost_ = cost
+    lp.offset_ = proto.objective.offset
+    lp.col_lower_ = np.asarray(proto.variables.lower_bounds, dtype=float)
+    lp.col_upper_ = np.asarray(proto.variables.upper_bounds, dtype=float)
+    lp.row_lower_ = np.asarray(proto.linear_constraints.lower_bounds, dtype=float)
+    lp.row_upper_ = np.asarray(proto.linear_constraints.upper_bounds, dtype=float)
+    rows = np.asarray(proto.linear_constraint_matrix.row_ids, dtype=np.int64)  # row-major in the proto
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.r_[0, np.cumsum(np.bincount(rows, minlength=m))].astype(np.int32)
+    lp.a_matrix_.index_ = np.asarray(proto.linear_constraint_matrix.column_ids, dtype=np.int32)
+    lp.a_matrix_.value_ = np.asarray(proto.linear_constraint_matrix.coefficients, dtype=float)
+    kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+    lp.integrality_ = [kinds[int(i)] for i in proto.variables.integers]
+    h.passModel(lp)
+    return h
