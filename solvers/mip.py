@@ -90,6 +90,7 @@ def enumerate_patterns(cp: CompiledProblem, arc_cap: FloatArray, limit: int = PA
     pat_ptr = np.r_[0, np.cumsum(count)]
     pat_pkg = np.repeat(np.arange(cp.n_packages), count)
     e_pat: list[IntArray] = []
+    e_rank: list[IntArray] = []
     e_arc: list[IntArray] = []
     e_units: list[IntArray] = []
     # Group the modelled packages by their choices per arc: one grid of contents per group.
@@ -99,21 +100,33 @@ def enumerate_patterns(cp: CompiledProblem, arc_cap: FloatArray, limit: int = PA
     slot = np.arange(width)
     inside = slot[None, :] < n_arc[modelled][:, None]
     shape[inside] = options[(pkg_ptr[modelled][:, None] + slot[None, :])[inside]]
-    signatures, group = np.unique(np.c_[n_arc[modelled], shape], axis=0, return_inverse=True)
-    for g, signature in enumerate(signatures):
-        m = int(signature[0])
-        grid = np.array(list(itertools.product(*(range(int(n)) for n in signature[1 : m + 1])))[1:], dtype=np.int64)
-        pkgs = modelled[group.ravel() == g]
+    base = int(shape.max(initial=0)) + 1  # padded slots are 0, real ones 1..base-1
+    if width * np.log2(max(base, 2)) < 62:
+        _, group = np.unique(shape @ base ** np.arange(width, dtype=np.int64), return_inverse=True)
+    else:
+        _, group = np.unique(shape, axis=0, return_inverse=True)
+    group = group.ravel()
+    by_group = np.argsort(group, kind="stable")
+    cuts = np.flatnonzero(np.diff(group[by_group])) + 1
+    for members in np.split(by_group, cuts) if len(by_group) else []:
+        pkgs = modelled[members]
+        m = int(n_arc[pkgs[0]])
+        grid = np.array(list(itertools.product(*(range(int(n)) for n in shape[members[0], :m])))[1:], dtype=np.int64)
         arcs = pkg_ptr[pkgs][:, None] + np.arange(m)[None, :]  # [G, m]
         units = grid[None, :, :] * step[arcs][:, None, :]  # [G, K, m]
         pat = pat_ptr[pkgs][:, None] + np.arange(len(grid))[None, :]  # [G, K]
         nz = units > 0
         e_pat.append(np.broadcast_to(pat[:, :, None], units.shape)[nz])
+        e_rank.append((np.cumsum(nz, axis=2) - 1)[nz])  # position among the pattern's entries
         e_arc.append(np.broadcast_to(arcs[:, None, :], units.shape)[nz])
         e_units.append(units[nz])
-    ep, ea, eu = (np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for v in (e_pat, e_arc, e_units))
-    by = np.lexsort((ea, ep))
-    ep, ea, eu = ep[by], ea[by], eu[by]
+    raw_pat, rank, raw_arc, raw_units = (
+        np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for v in (e_pat, e_rank, e_arc, e_units)
+    )
+    # Entries in pattern order, arcs ascending within a pattern, placed without a sort.
+    at = np.r_[0, np.cumsum(np.bincount(raw_pat, minlength=len(pat_pkg)))][raw_pat] + rank
+    ep, ea, eu = (np.empty_like(v) for v in (raw_pat, raw_arc, raw_units))
+    ep[at], ea[at], eu[at] = raw_pat, raw_arc, raw_units
     pk = pat_pkg
     n = len(pk)
     # Exact cost of each pattern: fixed, per unit, weight band, duty.
@@ -127,7 +140,9 @@ def enumerate_patterns(cp: CompiledProblem, arc_cap: FloatArray, limit: int = PA
     pair_band = np.repeat(band_ptr[pk] - starts, per) + np.arange(per.sum())
     fits = cp.band_cap_kg[pair_band] >= weight[pair_pat] - EPS
     band = np.full(n, np.inf)
-    np.minimum.at(band, pair_pat[fits], cp.band_price[pair_band[fits]])
+    has = per > 0  # pairs are grouped by pattern: the cheapest fitting band of each by one reduction
+    if has.any():
+        band[has] = np.minimum.reduceat(np.where(fits, cp.band_price[pair_band], np.inf), starts[has])
     dutiable = value > cp.pkg_de_minimis[pk] + EPS
     duty = np.where(dutiable, cp.pkg_duty_rate[pk] * value + cp.pkg_clearance_fee[pk], 0.0)
     cost = cp.pkg_cost[pk].sum(axis=1) + band + unit + duty

@@ -101,6 +101,11 @@ def test_charts_are_valid_png_images(bench_run: BenchRun) -> None:
             width, height = image.size
         assert width >= 600
         assert height >= 200
+        with Image.open(bench_run.out / name) as image:
+            pixels = image.convert("RGB")  # decodes every pixel, not only the header and checksums
+        colours = pixels.getcolors(maxcolors=width * height)
+        assert colours is not None
+        assert len(colours) > 8, f"{name} looks blank"  # axes, text and data, not an empty canvas
 
 
 def test_json_records_machine_settings_seeds_and_package_versions(bench_run: BenchRun) -> None:
@@ -126,7 +131,9 @@ def test_render_redraws_the_report_from_results_json_without_changing_the_number
     assert (copy / "results.csv").read_text() == (bench_run.out / "results.csv").read_text()
     assert (copy / "results.json").read_text() == (bench_run.out / "results.json").read_text()
     assert (copy / "results.md").read_text() == (bench_run.out / "results.md").read_text()
-    assert (copy / "runtime.png").is_file()
+    with Image.open(copy / "runtime.png") as redrawn, Image.open(bench_run.out / "runtime.png") as first:
+        assert redrawn.size == first.size
+        assert redrawn.convert("RGB").getcolors(maxcolors=redrawn.width * redrawn.height) is not None
 
 
 # ----------------------------------------------------------------------- wrong answers stop the harness
