@@ -256,3 +256,35 @@ def test_a_buffered_channel_order_waiting_for_inbound_at_the_same_node_is_held(l
     stock.announce_inbound(ledger, Inbound(id="po-9", node="lax", sku="mug", quantity=3, eta=eta))
     record, _ = holds.allocate_and_hold(ledger, [order("m1", ("mug", 5), near="lax", channel="marketplace")])
     assert sum(h.quantity for h in record.holds) == 5
+
+
+def test_the_answer_built_from_what_was_written_equals_the_allocation_read_back(ledger: Ledger) -> None:
+    single, _ = holds.allocate_and_hold(ledger, [order("o1", ("tee", 2), ("lamp", 1))])
+    batch, _ = holds.allocate_and_hold(ledger, [order("o2", ("mug", 1), near="lax"), order("o3", ("tee", 1))])
+    assert any(h.inbound == "po-1" for h in single.holds)  # a backorder hold as well as stock holds
+    assert holds.get(ledger, single.id) == single
+    assert holds.get(ledger, batch.id) == batch
+
+
+def test_writes_skip_the_expiry_query_until_a_hold_can_be_due_and_then_sweep(
+    ledger: Ledger, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweeps: list[dt.datetime] = []
+    expire_due = holds.expire_due
+
+    def counted(led: Ledger, bind: object = None) -> int:
+        sweeps.append(led.clock())
+        return expire_due(led, bind)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(holds, "expire_due", counted)
+    first, _ = holds.allocate_and_hold(ledger, [order("o1", ("tee", 2))])
+    holds.allocate_and_hold(ledger, [order("o2", ("tee", 1))])
+    clock.advance(minutes=5)
+    holds.release(ledger, first.id)
+    assert len(sweeps) == 1  # the first write looked; nothing can be due before o1's TTL
+    clock.advance(minutes=6)  # past o2's expiry (10 minutes)
+    third, _ = holds.allocate_and_hold(ledger, [order("o3", ("tee", 5))])
+    assert len(sweeps) == 2
+    assert holds.get(ledger, first.id).status == "released"
+    assert [h.quantity for h in third.holds if h.node == "nyc"] == [5]  # o2's unit came back first
+    assert check(ledger.engine) == []

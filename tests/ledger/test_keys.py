@@ -68,3 +68,35 @@ def test_the_keys_commands_print_a_token_once_list_keys_without_secrets_and_revo
     assert runner.invoke(app, ["keys", "revoke", key_id, "--db", dsn]).exit_code == 0
     assert runner.invoke(app, ["keys", "revoke", "key_missing", "--db", dsn]).exit_code == 2
     assert runner.invoke(app, ["keys", "create", "--role", "root", "--db", dsn]).exit_code == 2
+
+
+def test_the_key_cache_answers_without_a_query_until_its_ttl_and_forgets_a_key_revoked_here_at_once(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    cache = keys.KeyCache(ledger.engine, ttl_s=5, now=lambda: now[0])
+    key, token = keys.create(ledger.engine, "allocator")
+    queries: list[str] = []
+    authenticate = keys.authenticate
+
+    def counted(engine: object, given: str) -> keys.ApiKey | None:
+        queries.append(given)
+        return authenticate(engine, given)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keys, "authenticate", counted)
+    assert cache.lookup(token) is None
+    assert cache.authenticate(token) == key
+    assert cache.lookup(token) == key
+    assert cache.authenticate(token) == key
+    assert len(queries) == 1
+    now[0] = 5.0  # the acceptance has lapsed: ask again
+    assert cache.lookup(token) is None
+    assert cache.authenticate(token) == key
+    assert len(queries) == 2
+    wrong = f"{key.id}.not-the-secret"
+    assert cache.authenticate(wrong) is None
+    assert cache.authenticate(wrong) is None
+    assert len(queries) == 4  # a refused token is never cached
+    keys.revoke(ledger.engine, key.id)
+    assert cache.lookup(token) is None
+    assert cache.authenticate(token) is None
