@@ -31,6 +31,9 @@ LP_CONVERGED = 2e-4
 PRIMAL_SHARE = 0.35
 #: Orders freed per neighbourhood of the integer master, and the time each neighbourhood gets.
 NEIGHBOURHOOD_ORDERS = 1000
+#: Neighbourhoods grow while solved quickly, up to this many orders (HiGHS's presolve of a bigger
+#: integer master may not stop at its time limit).
+MAX_NEIGHBOURHOOD_ORDERS = 8000
 NEIGHBOURHOOD_S = 3.0
 #: Rounds of alternative decisions added for the integer master.
 ALTERNATIVES = 2
@@ -386,10 +389,12 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
     settled = np.zeros(cp.n_orders, dtype=np.bool_)
     settled[master.order[(np.abs(lam - 1.0) < 1e-6) & (incumbent > 0.5)]] = True
     free = ~settled
-    near = _order_row_incidence(master)
-    contested = np.flatnonzero(prices_best.row > 0) if prices_best is not None else np.zeros(0, dtype=np.int64)
     rng = np.random.default_rng(seed)
     size = NEIGHBOURHOOD_ORDERS
+    if free.sum() > 4 * size:  # too many to solve in one go within a neighbourhood's time
+        free[rng.permutation(np.flatnonzero(free))[size:]] = False
+    near = _order_row_incidence(master)
+    contested = np.flatnonzero(prices_best.row > 0) if prices_best is not None else np.zeros(0, dtype=np.int64)
     while left() > 1.5 and cost_best - bound > TARGET_GAP * abs(cost_best):
         budget = min(left() - 1.0, NEIGHBOURHOOD_S)
         began = time.perf_counter()
@@ -403,7 +408,7 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
             break  # the integer master is solved: only new columns could do better
         # Neighbourhoods grow while they are solved quickly, and shrink when they run out of time.
         if found is not None and found[1] and time.perf_counter() - began < budget / 3:
-            size = min(2 * size, cp.n_orders)
+            size = min(2 * size, MAX_NEIGHBOURHOOD_ORDERS)
         elif found is None or not found[1]:
             size = max(size // 2, 50)
         if len(contested) == 0:
