@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -198,12 +198,16 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(dsn: str, network_file: Path, workers: int, directory: Path) -> Iterator[tuple[str, int]]:
-    """`routing-engine serve` on a free loopback port; yields its URL and pid once /healthz answers."""
+def served(
+    dsn: str, network_file: Path, workers: int, directory: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """`routing-engine serve` on a free loopback port, with `settings` as ROUTING_ENGINE_* variables (default:
+    holds live a day); yields its URL and pid once /healthz answers, and stops it afterwards."""
     port = _free_port()
     metrics_dir = directory / "prometheus"
     metrics_dir.mkdir(exist_ok=True)
-    env = os.environ | {"ROUTING_ENGINE_HOLD_TTL_S": "86400", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    given = settings if settings is not None else {"ROUTING_ENGINE_HOLD_TTL_S": "86400"}
+    env = os.environ | {**given, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     command = [sys.executable, "-m", "routing_engine.cli", "serve", "--network", str(network_file), "--db", dsn]
     log_path = directory / "serve.log"
     with log_path.open("wb") as log:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from benchmarks.load import served as serve_in_subprocess
 from routing_engine.ledger import check, connect, keys, schema, upgrade
 from routing_engine.ledger.testing import backend_dsn, order, tiny_network
 
@@ -36,7 +34,7 @@ CLIENTS = 50
 class Served:
     url: str
     dsn: str
-    process: subprocess.Popen[bytes]
+    pid: int
     token: str
 
     def client(self, **options: Any) -> httpx.Client:
@@ -44,14 +42,8 @@ class Served:
 
     def workers(self) -> list[int]:
         """Pids of the uvicorn worker processes (spawned children of the supervisor)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
         return [int(p) for p in children if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=BACKENDS)
@@ -63,35 +55,9 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
         upgrade(engine)
         _, token = keys.create(engine, "admin", name="test_served")
         engine.dispose()
-        port = _free_port()
-        log = (tmp_path / "serve.log").open("wb")
-        command = [sys.executable, "-m", "routing_engine.cli", "serve", "--network", str(network), "--db", dsn]
-        process = subprocess.Popen(
-            [*command, "--port", str(port), "--workers", "2"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=os.environ | {"ROUTING_ENGINE_SWEEP_INTERVAL_S": "0", "ROUTING_ENGINE_HOLD_TTL_S": "3600"},
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "the service did not start within 60 s"
-            time.sleep(0.2)
-        try:
-            yield Served(url, dsn, process, token)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            log.close()
+        settings = {"ROUTING_ENGINE_SWEEP_INTERVAL_S": "0", "ROUTING_ENGINE_HOLD_TTL_S": "3600"}
+        with serve_in_subprocess(dsn, network, 2, tmp_path, settings) as (url, pid):
+            yield Served(url, dsn, pid, token)
 
 
 RETRIES: list[str] = []
