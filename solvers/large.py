@@ -307,6 +307,8 @@ def _order_row_incidence(master: Master) -> sp.csr_matrix:
 
 def _neighbourhood(near: sp.csr_matrix, contested: IntArray, rng: np.random.Generator, size: int) -> BoolArray:
     """About `size` orders around a random contested row, grown row -> orders -> rows breadth first."""
+    if size >= near.shape[0]:
+        return np.ones(near.shape[0], dtype=np.bool_)
     free = np.zeros(near.shape[0], dtype=np.bool_)
     rows = np.zeros(near.shape[1], dtype=np.bool_)
     near_t = near.T.tocsr()
@@ -321,6 +323,20 @@ def _neighbourhood(near: sp.csr_matrix, contested: IntArray, rng: np.random.Gene
         free[rng.permutation(added)[:want] if len(added) > want else added] = True
         rows |= near[free].sum(axis=0).A1 > 0
     return free
+
+
+def _add_alternatives(
+    cp: CompiledProblem, solver: OrderSolver, master: Master, prices: Prices, true_cost: FloatArray
+) -> int:
+    """Columns for the integer master: each order's best priced decision using none of the packages of
+    its columns so far (the LP needs few columns; an integer answer often needs others)."""
+    forbidden = np.zeros(cp.n_packages, dtype=np.bool_)
+    forbidden[cp.arc_pkg[master.arcs]] = True  # a package belongs to one order
+    arc_price, pkg_price = priced_costs(cp, prices)
+    pat_cost = solver.pattern_costs(arc_price, pkg_price)
+    pat_cost[forbidden[solver.patterns.pat_pkg]] = np.inf
+    value, chosen, solved = solver.relaxed_all(pat_cost)
+    return master.add(*_columns_from_patterns(cp, solver, np.flatnonzero(solved & (value < 0)), chosen, true_cost))
 
 
 def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 0) -> Solution:
@@ -361,19 +377,8 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
             break
         lp_value, prices, mu, lam = lp
         lg = lagrangian(cp, prices, solver)
-    # Alternatives for the integer master: each order's best priced decision without the packages of
-    # the decisions found so far (the LP needs few columns; an integer answer often needs others).
-    pkg_of = solver.patterns.pat_pkg
-    taken = lg.chosen
     for _ in range(ALTERNATIVES):
-        forbidden = np.zeros(cp.n_packages, dtype=np.bool_)
-        forbidden[pkg_of[taken[taken >= 0]]] = True
-        arc_price, pkg_price = priced_costs(cp, prices)
-        pat_cost = solver.pattern_costs(arc_price, pkg_price)
-        pat_cost[forbidden[pkg_of]] = np.inf
-        value, chosen, solved = solver.relaxed_all(pat_cost)
-        master.add(*_columns_from_patterns(cp, solver, np.flatnonzero(solved & (value < 0)), chosen, true_cost))
-        taken = np.c_[taken, chosen]
+        _add_alternatives(cp, solver, master, prices, true_cost)
     lam = np.r_[lam, np.zeros(master.n_cols - len(lam))]
 
     if left() > 0.5:
@@ -395,21 +400,27 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
         free[rng.permutation(np.flatnonzero(free))[size:]] = False
     near = _order_row_incidence(master)
     contested = np.flatnonzero(prices_best.row > 0) if prices_best is not None else np.zeros(0, dtype=np.int64)
-    while left() > 1.5 and cost_best - bound > TARGET_GAP * abs(cost_best):
-        budget = min(left() - 1.0, NEIGHBOURHOOD_S)
+    margin = 2.0  # HiGHS may finish its presolve past its limit: keep the largest overrun seen
+    while left() > margin + 0.5 and cost_best - bound > TARGET_GAP * abs(cost_best):
+        budget = min(left() - margin, NEIGHBOURHOOD_S)
         began = time.perf_counter()
         found = master.solve_integer(incumbent, ~free[master.order], budget, seed)
+        margin = max(margin, time.perf_counter() - began - budget + 1.0)
         if found is not None:
             x = master.allocation(found[0])
             cost = evaluate(cp, x).total
             if cost < cost_best - EPS and not violations(cp, x):
                 x_best, cost_best, incumbent = x, cost, found[0]
         if found is not None and found[1] and free.all():
-            break  # the integer master is solved: only new columns could do better
+            # The integer master is solved: only new columns can do better.
+            if _add_alternatives(cp, solver, master, prices_best or prices, true_cost) == 0:
+                break
+            incumbent = np.r_[incumbent, np.zeros(master.n_cols - len(incumbent))]
+            continue
         # Neighbourhoods grow while they are solved quickly, and shrink when they run out of time.
-        if found is not None and found[1] and time.perf_counter() - began < budget / 3:
+        if found is not None and found[1] and time.perf_counter() - began < budget / 3:  # solved fast
             size = min(2 * size, MAX_NEIGHBOURHOOD_ORDERS)
-        elif found is None or not found[1]:
+        elif found is None or not found[1] or time.perf_counter() - began > budget:
             size = max(size // 2, 50)
         if len(contested) == 0:
             break
