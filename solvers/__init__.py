@@ -8,7 +8,7 @@ from __future__ import annotations
 from solvers.baselines import BASELINES
 from solvers.large import solve_large
 from solvers.mip import BACKENDS, solve_mip
-from solvers.orders import OrderSolver, solve_single
+from solvers.orders import solve_single
 from solvers.problem import PARTS, CompiledProblem
 from solvers.solution import Evaluation, Solution, evaluate, violations
 
@@ -34,9 +34,14 @@ def solve(
     """
     if solver in BASELINES:
         return BASELINES[solver](cp)
-    if solver == "single" or (solver == "auto" and cp.n_orders == 1 and OrderSolver(cp).searchable[0]):
-        single = solve_single(cp)
-        if solver == "single" or single.status == "optimal":
+    if solver == "single":
+        return solve_single(cp)
+    if solver == "auto" and cp.n_orders == 1:
+        try:
+            single = solve_single(cp)
+        except ValueError:  # an order too large for the search: the MIP decides it
+            return solve_mip(cp, time_limit_s=time_limit_s, backend=backend, seed=seed, hint=best_baseline(cp))
+        if single.status == "optimal":
             return single
         return solve_mip(cp, time_limit_s=time_limit_s, backend=backend, seed=seed, hint=single)
     if solver == "auto":
