@@ -7,11 +7,13 @@ MathOpt's HiGHS interface drops solution hints, so the MIP's warm start and the 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import highspy
 import numpy as np
+from highspy.highs import HighsCallbackEvent
 from ortools.math_opt import model_pb2
 
 from solvers.problem import FloatArray
@@ -38,17 +40,39 @@ def _quiet_stdout() -> Iterator[None]:
             os.close(saved)
 
 
+class _Deadline:
+    """Stops a run at a wall-clock time from inside HiGHS's simplex, interior point and MIP loops, which
+    its own time limit does not always reach in time (a large root LP, for one)."""
+
+    def __init__(self) -> None:
+        self.at = float("inf")
+
+    def __call__(self, event: HighsCallbackEvent) -> None:
+        event.interrupt(time.perf_counter() > self.at)  # set either way: HiGHS keeps the flag between runs
+
+
+class _GuardedHighs(highspy.Highs):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deadline = _Deadline()
+        self.cbSimplexInterrupt += self.deadline
+        self.cbIpmInterrupt += self.deadline
+        self.cbMipInterrupt += self.deadline
+
+
 def new_highs() -> highspy.Highs:
-    """A silent HiGHS instance."""
+    """A silent HiGHS instance that stops at the time limit given by `set_time_limit`."""
     with _quiet_stdout():
-        h = highspy.Highs()
+        h = _GuardedHighs()
     h.setOptionValue("output_flag", False)
     return h
 
 
 def set_time_limit(h: highspy.Highs, seconds: float) -> None:
-    """HiGHS counts its time limit over every run of the instance, not per run."""
+    """Stop the next run after `seconds` (HiGHS counts its own limit over every run of the instance)."""
     h.setOptionValue("time_limit", h.getRunTime() + max(0.05, seconds))
+    if isinstance(h, _GuardedHighs):
+        h.deadline.at = time.perf_counter() + max(0.05, seconds)
 
 
 def run_from(h: highspy.Highs, start: FloatArray | None, cost: FloatArray) -> None:
