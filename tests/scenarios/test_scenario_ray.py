@@ -47,12 +47,26 @@ def comparable(outcome: RunOutcome) -> dict[str, Any]:
 
 
 def test_ray_runs_give_the_same_outcomes_in_the_same_order_as_the_local_runner(
-    local_ray: None, tiny_doc: dict[str, Any], tmp_path: Path
+    local_ray: None, tiny_doc: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     specs = parse_scenario(tiny_doc, tmp_path).runs
     local = run_all(specs, workers=1)
+    # Count what is submitted to Ray as tasks: one per run, or the runs did not go through Ray.
+    submitted: list[str] = []
+    real_remote = ray.remote
+
+    class CountingTask:
+        def __init__(self, fn: Any) -> None:
+            self.task = real_remote(fn)
+
+        def remote(self, spec: Any) -> Any:
+            submitted.append(spec.name)
+            return self.task.remote(spec)
+
+    monkeypatch.setattr(ray, "remote", CountingTask)
     finished: list[str] = []
     on_ray = run_all(specs, on_done=lambda o: finished.append(o.name), ray_address="auto")
+    assert sorted(submitted) == sorted(o.name for o in local)
     assert [o.name for o in on_ray] == ["baseline", "ny-closed-a-week", "uk-de-minimis-zero", "split=0", "split=8"]
     assert [comparable(o) for o in on_ray] == [comparable(o) for o in local]
     assert sorted(finished) == sorted(o.name for o in local)
