@@ -135,5 +135,24 @@ PROFILES: dict[str, Profile] = {
             # At this size `auto` is the large-batch method: running `large` again would only repeat it.
             solvers=("auto", "mip", *BASELINE_NAMES),
         ),
+        Profile(
+            "large-vs-mip",
+            "1,000 and 2,000 orders x 20 nodes: the large-batch method against the plain MIP with the same "
+            "60 s deadline, and the rule chains.",
+            tuple(
+                family([(1000, 20, 400), (2000, 20, 400)], scarcity=("abundant", "tight", "short"), time_limit_s=60.0)
+            ),
+            solvers=("mip", "large", *BASELINE_NAMES),
+        ),
+        Profile(
+            "large-10k",
+            "10,000 orders x 50 nodes x 5,000 SKUs at 60 s: the engine's default (the large-batch method), "
+            "the plain MIP with the same deadline, and the rule chains.",
+            (
+                *family([(10_000, 50, 5_000)], scarcity=("abundant", "tight", "short"), time_limit_s=60.0),
+                *family([(10_000, 50, 5_000)], cross_border_share=(0.3,), time_limit_s=60.0),
+            ),
+            solvers=("auto", "mip", *BASELINE_NAMES),
+        ),
     )
 }

@@ -190,7 +190,7 @@ def serve(
 
 @app.command()
 def bench(
-    profile: Annotated[str, typer.Option(help="Benchmark profile: ci, provable or large.")] = "ci",
+    profile: Annotated[str, typer.Option(help="Benchmark profile (benchmarks/README.md).")] = "ci",
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="One deadline for every instance (default: the profile's).")
     ] = None,
