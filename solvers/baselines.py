@@ -33,10 +33,8 @@ class _State:
 
     @classmethod
     def start(cls, cp: CompiledProblem) -> _State:
-        rows, arcs = cp.row_of_arcs()
-        by_arc = np.argsort(arcs, kind="stable")
-        arc_ptr = np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))].astype(np.int64)
-        return cls(cp, cp.row_cap.copy(), arc_ptr, rows[by_arc], cp.node_max_packages.copy(), cp.node_max_units.copy())
+        arc_ptr, arc_rows = cp.rows_by_arc()
+        return cls(cp, cp.row_cap.copy(), arc_ptr, arc_rows, cp.node_max_packages.copy(), cp.node_max_units.copy())
 
     def room(self, arc: int) -> int:
         rows = self.arc_rows[self.arc_ptr[arc] : self.arc_ptr[arc + 1]]

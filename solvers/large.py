@@ -57,6 +57,11 @@ def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
     return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
 
 
+def _column_key(order: int, arcs: IntArray, units: IntArray) -> bytes:
+    """Identity of a column: its order and its (arc, units) entries, arcs ascending."""
+    return np.r_[order, arcs, units].astype(np.int64).tobytes()
+
+
 class Master:
     """The restricted master: min sum c_j l_j, coupling rows <= capacity, sum of an order's l_j <= 1.
 
@@ -66,9 +71,7 @@ class Master:
 
     def __init__(self, cp: CompiledProblem) -> None:
         self.cp = cp
-        rows, arcs = cp.row_of_arcs()
-        self.arc_row_ptr = np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))]
-        self.arc_rows = rows[np.argsort(arcs, kind="stable")]
+        self.arc_row_ptr, self.arc_rows = cp.rows_by_arc()
         pk_nodes = np.flatnonzero(np.isfinite(cp.node_max_packages))
         unit_nodes = np.flatnonzero(np.isfinite(cp.node_max_units))
         self.pk_row = np.full(cp.n_nodes, -1, dtype=np.int64)
@@ -104,7 +107,7 @@ class Master:
         ptr = np.r_[0, np.cumsum(counts)]
         fresh = np.zeros(len(order), dtype=np.bool_)
         for j in np.flatnonzero(counts).tolist():
-            key = np.r_[order[j], arcs[ptr[j] : ptr[j + 1]], units[ptr[j] : ptr[j + 1]]].tobytes()
+            key = _column_key(int(order[j]), arcs[ptr[j] : ptr[j + 1]], units[ptr[j] : ptr[j + 1]])
             if key not in self.seen:
                 self.seen.add(key)
                 fresh[j] = True
@@ -214,12 +217,12 @@ class Master:
         want: dict[int, bytes] = {}
         for o in np.unique(owner).tolist():
             a = served[owner == o]
-            want[o] = np.r_[o, a, x[a]].tobytes()
+            want[o] = _column_key(o, a, x[a])
         start = np.zeros(self.n_cols)
         for j, o in enumerate(self.order.tolist()):
             if o in want:
                 lo, hi = int(self.ptr[j]), int(self.ptr[j + 1])
-                if np.r_[o, self.arcs[lo:hi], self.units[lo:hi]].tobytes() == want[o]:
+                if _column_key(o, self.arcs[lo:hi], self.units[lo:hi]) == want[o]:
                     start[j] = 1.0
         return start
 
@@ -259,8 +262,7 @@ def _round(
     """Columns by decreasing LP value, each taken if its order has none yet and it still fits; each
     order left out then takes its part of allocation `fallback` if that fits, or is served exactly on
     what is left while time remains (until `deadline`, perf_counter)."""
-    rows, arcs = cp.row_of_arcs()
-    arc_rows = (np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))], rows[np.argsort(arcs, kind="stable")])
+    arc_rows = (solver.arc_row_ptr, solver.arc_rows_flat)
     row_left = cp.row_cap.astype(float)
     pk_left, units_left = cp.node_max_packages.copy(), cp.node_max_units.copy()
     x = np.zeros(cp.n_arcs, dtype=np.int64)

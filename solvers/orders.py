@@ -105,10 +105,7 @@ class OrderSolver:
         self.pkg_ptr = np.r_[0, np.cumsum(np.bincount(cp.pkg_order, minlength=cp.n_orders))]
         self.pat_ptr = np.r_[0, np.cumsum(np.bincount(pat.pat_pkg, minlength=cp.n_packages))]
         self.entry_ptr = np.r_[0, np.cumsum(np.bincount(pat.entry_pat, minlength=len(pat.pat_pkg)))]
-        rows, arcs = cp.row_of_arcs()
-        by_arc = np.argsort(arcs, kind="stable")
-        self.arc_rows_flat = rows[by_arc]
-        self.arc_row_ptr = np.r_[0, np.cumsum(np.bincount(arcs, minlength=cp.n_arcs))]
+        self.arc_row_ptr, self.arc_rows_flat = cp.rows_by_arc()
         self.line_ptr = np.r_[0, np.cumsum(np.bincount(cp.line_order, minlength=cp.n_orders))]
         #: Position of each pattern entry's line within its order.
         self.entry_line = cp.arc_line[pat.entry_arc] - self.line_ptr[cp.line_order[cp.arc_line[pat.entry_arc]]]
@@ -141,15 +138,6 @@ class OrderSolver:
         arcs, units, ptr = self._contents
         lo, hi = ptr[k], ptr[k + 1]
         return list(zip(arcs[lo:hi], units[lo:hi], strict=True))
-
-    def relaxed_work(self, o: int) -> float:
-        """Size of the dynamic program of `solve_relaxed` for order `o` (states x contents)."""
-        cp = self.cp
-        qty = cp.line_qty[int(self.line_ptr[o]) : int(self.line_ptr[o + 1])]
-        n_pkg = int(self.pkg_ptr[o + 1] - self.pkg_ptr[o])
-        n_pat = int(self.pat_ptr[self.pkg_ptr[o + 1]] - self.pat_ptr[self.pkg_ptr[o]])
-        opened = min(int(cp.order_max_packages[o]), n_pkg) + 1
-        return float(np.prod(qty + 1.0)) * opened * max(n_pat, 1)
 
     def solve_relaxed(self, o: int, pat_cost: FloatArray) -> tuple[float, list[tuple[int, int]]]:
         """Cheapest decision for order `o` ignoring supply rows and node capacity shared between its
@@ -300,10 +288,10 @@ def solve_single(cp: CompiledProblem) -> Solution:
     pat_cost = solver.pattern_costs()
     x = np.zeros(cp.n_arcs, dtype=np.int64)
     exact = True
-    if solver.relaxed_work(0) <= DP_WORK_LIMIT:
-        # The relaxation's optimum is the order's optimum whenever it respects the shared limits too.
-        for arc, units in solver.solve_relaxed(0, pat_cost)[1]:
-            x[arc] += units
+    # The relaxation's optimum is the order's optimum whenever it respects the shared limits too (an
+    # order too large for its dynamic program gets no decision from it, and is searched below).
+    for arc, units in solver.solve_relaxed(0, pat_cost)[1]:
+        x[arc] += units
     if not x.any() or violations(cp, x):
         x[:] = 0
         args = (cp.unit_cost(), cp.row_cap.astype(float), cp.node_max_packages, cp.node_max_units)

@@ -95,6 +95,12 @@ class CompiledProblem:
         rows = np.repeat(np.arange(self.n_rows), np.diff(self.row_ptr))
         return rows, self.row_arcs
 
+    def rows_by_arc(self) -> tuple[IntArray, IntArray]:
+        """The supply rows of each arc in CSR form: arc a draws on rows[ptr[a]:ptr[a + 1]]."""
+        rows, arcs = self.row_of_arcs()
+        ptr = np.r_[0, np.cumsum(np.bincount(arcs, minlength=self.n_arcs))].astype(np.int64)
+        return ptr, rows[np.argsort(arcs, kind="stable")]
+
     def unit_cost(self) -> FloatArray:
         """Per-unit cost of each arc summed over parts, net of the unfilled penalty it avoids."""
         return self.arc_cost.sum(axis=1) - self.line_penalty[self.arc_line]
