@@ -3,13 +3,15 @@
 Orders interact only through shared supply rows and node capacity. The master LP chooses, per order,
 a mix of complete decisions (columns) under those coupling rows; its dual prices turn each order into
 an independent subproblem, solved exactly, whose answers are the new columns and whose values certify
-a Lagrangian lower bound for the full problem. The LP's decisions, rounded and completed order by order,
-then the integer master over the columns found, seeded with the best allocation so far, give the answer.
+a Lagrangian lower bound for the full problem. A dive rounds the LP (fix the orders it settles, re-solve
+and re-price the rest on what is left, repeat); the integer master over neighbourhoods of orders, with
+columns that fit what the other orders leave, then improves the best allocation so far.
 A rule-chain allocation exists from the start.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 import highspy
@@ -23,6 +25,8 @@ from solvers.orders import OrderSolver, fits, take
 from solvers.problem import BoolArray, CompiledProblem, FloatArray, IntArray, Prices
 from solvers.solution import EPS, Solution, evaluate, violations
 
+log = logging.getLogger(__name__)
+
 #: Stop once the certified gap is this small (relative).
 TARGET_GAP = 1e-4
 #: Stop pricing once the master LP is this close (relative) to the bound: little is left to gain.
@@ -35,6 +39,14 @@ NEIGHBOURHOOD_ORDERS = 1000
 #: integer master may not stop at its time limit).
 MAX_NEIGHBOURHOOD_ORDERS = 8000
 NEIGHBOURHOOD_S = 3.0
+#: Share of the LP's fractional orders fixed per step of the dive (smaller: closer to the LP, slower),
+#: and at least this many orders.
+DIVE_SHARE = 0.03
+DIVE_MIN_ORDERS = 50
+#: Pricing rounds after each step of the dive.
+DIVE_PRICING_ROUNDS = 2
+#: A column value this close to 1 is whole; this close to 0, unused.
+DIVE_TOL = 1e-3
 #: Rounds of alternative decisions added for the integer master.
 ALTERNATIVES = 2
 #: A new column must improve its order's reduced cost by at least this much.
@@ -201,6 +213,11 @@ class Master:
             return None
         return np.rint(np.asarray(sol.col_value)), self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
 
+    def decision(self, j: int) -> list[tuple[int, int]]:
+        """(arc, units) of column j."""
+        lo, hi = int(self.ptr[j]), int(self.ptr[j + 1])
+        return list(zip(self.arcs[lo:hi].tolist(), self.units[lo:hi].tolist(), strict=True))
+
     def entries(self, cols: IntArray) -> IntArray:
         """Positions in `arcs`/`units` of the given columns' entries."""
         return _ranges(self.ptr[cols], self.ptr[cols + 1] - self.ptr[cols])
@@ -256,43 +273,134 @@ def _columns_from_patterns(
     return orders, cost, np.repeat(rows, counts).astype(np.int64), pat.entry_arc[e], pat.entry_units[e]
 
 
-def _round(
-    cp: CompiledProblem, solver: OrderSolver, master: Master, lam: FloatArray, fallback: IntArray, deadline: float
+def _arc_left(solver: OrderSolver, row_left: FloatArray) -> FloatArray:
+    """Units each arc can still carry: the least left on its supply rows."""
+    ptr = solver.arc_row_ptr
+    left = np.full(solver.cp.n_arcs, np.inf)
+    has = np.diff(ptr) > 0
+    left[has] = np.minimum.reduceat(row_left[solver.arc_rows_flat], ptr[:-1][has])
+    return left
+
+
+def _unfit(solver: OrderSolver, arc_left: FloatArray) -> BoolArray:
+    """Patterns that put more units on some arc than it can still carry."""
+    pat = solver.patterns
+    unfit = np.zeros(len(pat.pat_pkg), dtype=np.bool_)
+    unfit[pat.entry_pat[pat.entry_units > arc_left[pat.entry_arc]]] = True
+    return unfit
+
+
+class _Residual:
+    """An allocation built order by order, and the supply and node capacity it leaves."""
+
+    def __init__(self, cp: CompiledProblem, solver: OrderSolver) -> None:
+        self.cp, self.solver = cp, solver
+        self.arc_rows = (solver.arc_row_ptr, solver.arc_rows_flat)
+        self.row_left = cp.row_cap.astype(float)
+        self.pk_left, self.units_left = cp.node_max_packages.copy(), cp.node_max_units.copy()
+        self.x = np.zeros(cp.n_arcs, dtype=np.int64)
+        self.done = np.zeros(cp.n_orders, dtype=np.bool_)
+
+    def try_take(self, o: int, decision: list[tuple[int, int]]) -> bool:
+        """Give order `o` this decision if it fits what is left."""
+        if not fits(self.cp, decision, self.row_left, self.pk_left, self.units_left, self.arc_rows):
+            return False
+        take(self.cp, decision, self.x, self.row_left, self.pk_left, self.units_left, self.arc_rows)
+        self.done[o] = True
+        return True
+
+    def complete(self, fallback: IntArray, deadline: float) -> IntArray:
+        """Each order not yet decided takes its part of allocation `fallback` if that fits, or is
+        served exactly on what is left while time remains (until `deadline`, perf_counter)."""
+        cp, solver = self.cp, self.solver
+        orders, _, col, arcs_f, units_f = _columns_from_allocation(cp, fallback)
+        starts = np.r_[0, np.cumsum(np.bincount(col, minlength=len(orders)))].tolist()
+        for i, o in enumerate(orders.tolist()):
+            if not self.done[o]:
+                lo, hi = starts[i], starts[i + 1]
+                self.try_take(o, list(zip(arcs_f[lo:hi].tolist(), units_f[lo:hi].tolist(), strict=True)))
+        pat_cost, unit = solver.pattern_costs(), cp.unit_cost()
+        for o in np.flatnonzero(~self.done & solver.searchable).tolist():
+            if time.perf_counter() > deadline:
+                break
+            _, decision = solver.solve(o, pat_cost, unit, self.row_left, self.pk_left, self.units_left)
+            take(cp, decision, self.x, self.row_left, self.pk_left, self.units_left, self.arc_rows)
+            self.done[o] = True
+        return self.x
+
+
+def _dive(
+    cp: CompiledProblem,
+    solver: OrderSolver,
+    master: Master,
+    lam: FloatArray,
+    true_cost: FloatArray,
+    fallback: IntArray,
+    deadline: float,
 ) -> IntArray:
-    """Columns by decreasing LP value, each taken if its order has none yet and it still fits; each
-    order left out then takes its part of allocation `fallback` if that fits, or is served exactly on
-    what is left while time remains (until `deadline`, perf_counter)."""
-    arc_rows = (solver.arc_row_ptr, solver.arc_rows_flat)
-    row_left = cp.row_cap.astype(float)
-    pk_left, units_left = cp.node_max_packages.copy(), cp.node_max_units.copy()
-    x = np.zeros(cp.n_arcs, dtype=np.int64)
-    done = np.zeros(cp.n_orders, dtype=np.bool_)
-
-    def try_take(o: int, decision: list[tuple[int, int]]) -> None:
-        if fits(cp, decision, row_left, pk_left, units_left, arc_rows):
-            take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
-            done[o] = True
-
-    for j in np.argsort(-lam, kind="stable").tolist():
-        if lam[j] < 1e-3:
+    """Round the master LP by diving: fix the orders the LP serves whole, and a few of its most
+    certain fractional choices, to their columns; re-solve the LP over the other orders on what is left,
+    pricing new columns that fit it; repeat. Orders left when time is short (`deadline`, perf_counter)
+    take their part of allocation `fallback` if it fits, or are served exactly on what is left."""
+    res = _Residual(cp, solver)
+    pinned = np.zeros(0, dtype=np.bool_)  # columns whose bounds the dive set (to 1: chosen, to 0: barred)
+    while time.perf_counter() < deadline:
+        n = master.n_cols
+        lam = np.r_[lam, np.zeros(n - len(lam))]
+        total = np.bincount(master.order, weights=lam, minlength=cp.n_orders)
+        candidates = np.flatnonzero(~res.done[master.order] & (lam > DIVE_TOL))
+        whole = lam > 1 - DIVE_TOL
+        quota = max(int(DIVE_SHARE * len(np.unique(master.order[candidates[~whole[candidates]]]))), DIVE_MIN_ORDERS)
+        chosen = np.zeros(n, dtype=np.bool_)
+        for j in candidates[np.argsort(-lam[candidates], kind="stable")].tolist():
+            o = int(master.order[j])
+            if res.done[o]:
+                continue
+            if not whole[j]:
+                if quota == 0:
+                    break
+                quota -= 1
+            chosen[j] = res.try_take(o, master.decision(j))
+        unserved = ~res.done & (total <= DIVE_TOL)  # the LP leaves these orders unfilled
+        res.done |= unserved
+        # Pin the chosen columns; bar the other columns of decided orders and every column that no
+        # longer fits on its own.
+        arc_left = _arc_left(solver, res.row_left)
+        entry_col = np.repeat(np.arange(n), np.diff(master.ptr))
+        too_big = np.zeros(n, dtype=np.bool_)
+        too_big[entry_col[master.units > arc_left[master.arcs]]] = True
+        pinned = np.r_[pinned, np.zeros(n - len(pinned), dtype=np.bool_)]
+        change = (chosen | res.done[master.order] | too_big) & ~pinned
+        pinned |= change
+        idx = np.flatnonzero(change).astype(np.int32)
+        master.h.changeColsBounds(len(idx), idx, chosen[idx].astype(float), chosen[idx].astype(float))
+        if res.done.all() or not chosen.any():
             break
-        o = int(master.order[j])
-        if not done[o]:
-            lo, hi = int(master.ptr[j]), int(master.ptr[j + 1])
-            try_take(o, list(zip(master.arcs[lo:hi].tolist(), master.units[lo:hi].tolist(), strict=True)))
-    orders, _, col, arcs_f, units_f = _columns_from_allocation(cp, fallback)
-    starts = np.r_[0, np.cumsum(np.bincount(col, minlength=len(orders)))].tolist()
-    for i, o in enumerate(orders.tolist()):
-        if not done[o]:
-            lo, hi = starts[i], starts[i + 1]
-            try_take(o, list(zip(arcs_f[lo:hi].tolist(), units_f[lo:hi].tolist(), strict=True)))
-    pat_cost, unit = solver.pattern_costs(), cp.unit_cost()
-    for o in np.flatnonzero(~done & solver.searchable).tolist():
-        if time.perf_counter() > deadline:
+        # Re-solve the LP over the open orders, with columns that fit what is left.
+        open_orders = np.flatnonzero(~res.done)
+        unfit = _unfit(solver, arc_left)
+        for _ in range(DIVE_PRICING_ROUNDS):
+            lp = master.solve_lp(deadline - time.perf_counter())
+            if lp is None:
+                break
+            _, prices, mu, lam = lp
+            pat_cost = solver.pattern_costs(*priced_costs(cp, prices))
+            pat_cost[unfit] = np.inf
+            value, chosen_pat, solved = solver.relaxed_all(pat_cost, open_orders)
+            padded = np.full((cp.n_orders, chosen_pat.shape[1]), -1, dtype=np.int64)
+            padded[open_orders] = chosen_pat
+            better = open_orders[solved & (value < -mu[open_orders] - REDUCED_COST_TOL)]
+            if master.add(*_columns_from_patterns(cp, solver, better, padded, true_cost)) == 0:
+                break
+        else:
+            lp = master.solve_lp(deadline - time.perf_counter())
+        if lp is None:
             break
-        _, decision = solver.solve(o, pat_cost, unit, row_left, pk_left, units_left)
-        take(cp, decision, x, row_left, pk_left, units_left, arc_rows)
-    return x
+        lam = lp[3]
+        log.debug("dive: %d orders decided, LP %.2f", res.done.sum(), lp[0])
+    n = master.n_cols
+    master.h.changeColsBounds(n, np.arange(n, dtype=np.int32), np.zeros(n), np.full(n, highspy.kHighsInf))
+    return res.complete(fallback, deadline)
 
 
 def _order_row_incidence(master: Master) -> sp.csr_matrix:
@@ -325,6 +433,32 @@ def _neighbourhood(near: sp.csr_matrix, contested: IntArray, rng: np.random.Gene
         free[rng.permutation(added)[:want] if len(added) > want else added] = True
         rows |= near[free].sum(axis=0).A1 > 0
     return free
+
+
+def _add_fitting(
+    cp: CompiledProblem,
+    solver: OrderSolver,
+    master: Master,
+    x: IntArray,
+    free: BoolArray,
+    prices: Prices,
+    true_cost: FloatArray,
+) -> int:
+    """Columns for the `free` orders of a neighbourhood that fit the supply the other orders leave in
+    allocation `x`: each one's best decision at `prices`, and at no prices."""
+    rows, arcs = cp.row_of_arcs()
+    held = np.where(free[cp.line_order[cp.arc_line]], 0, x)
+    row_left = cp.row_cap.astype(np.float64) - np.bincount(rows, weights=held[arcs], minlength=cp.n_rows)
+    unfit = _unfit(solver, _arc_left(solver, row_left))
+    orders = np.flatnonzero(free)
+    added = 0
+    for pat_cost in (solver.pattern_costs(*priced_costs(cp, prices)), true_cost.copy()):
+        pat_cost[unfit] = np.inf
+        value, chosen, solved = solver.relaxed_all(pat_cost, orders)
+        padded = np.full((cp.n_orders, chosen.shape[1]), -1, dtype=np.int64)
+        padded[orders] = chosen
+        added += master.add(*_columns_from_patterns(cp, solver, orders[solved & (value < 0)], padded, true_cost))
+    return added
 
 
 def _add_alternatives(
@@ -379,16 +513,24 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
             break
         lp_value, prices, mu, lam = lp
         lg = lagrangian(cp, prices, solver)
+        log.debug(
+            "pricing: %.1f s, %d columns, LP %.2f, bound %.2f",
+            time.perf_counter() - start,
+            master.n_cols,
+            lp_value,
+            max(bound, lg.bound),
+        )
     for _ in range(ALTERNATIVES):
         _add_alternatives(cp, solver, master, prices, true_cost)
     lam = np.r_[lam, np.zeros(master.n_cols - len(lam))]
 
     if left() > 0.5:
-        x = _round(cp, solver, master, lam, x_best, deadline - 0.5 * left())
+        x = _dive(cp, solver, master, lam, true_cost, x_best, deadline - 0.5 * left())
         cost = evaluate(cp, x).total
         if cost < cost_best - EPS and not violations(cp, x):
             x_best, cost_best = x, cost
             master.add(*_columns_from_allocation(cp, x_best))
+    log.debug("rounded: %.1f s, cost %.2f, bound %.2f", time.perf_counter() - start, cost_best, bound)
     # Large neighbourhood search on the integer master: free some orders, fix the others at the
     # incumbent, solve exactly; first the orders the LP does not settle, then around contested rows.
     lam = np.r_[lam, np.zeros(master.n_cols - len(lam))]
@@ -396,21 +538,32 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
     settled = np.zeros(cp.n_orders, dtype=np.bool_)
     settled[master.order[(np.abs(lam - 1.0) < 1e-6) & (incumbent > 0.5)]] = True
     free = ~settled
+    log.debug("%d orders settled by the LP, %d not", settled.sum(), free.sum())
     rng = np.random.default_rng(seed)
     size = NEIGHBOURHOOD_ORDERS
     if free.sum() > size:  # too many to solve within a neighbourhood's time: HiGHS may not stop in time
         free[rng.permutation(np.flatnonzero(free))[size:]] = False
     near = _order_row_incidence(master)
     contested = np.flatnonzero(prices_best.row > 0) if prices_best is not None else np.zeros(0, dtype=np.int64)
-    while left() > 1.5 and cost_best - bound > TARGET_GAP * abs(cost_best):
-        budget = min(left() - 1.0, NEIGHBOURHOOD_S)
+    while left() > 2.0 and cost_best - bound > TARGET_GAP * abs(cost_best):
+        budget = min(left() - 1.5, NEIGHBOURHOOD_S)
         began = time.perf_counter()
+        if not free.all():
+            _add_fitting(cp, solver, master, x_best, free, prices_best or prices, true_cost)
+            incumbent = np.r_[incumbent, np.zeros(master.n_cols - len(incumbent))]
         found = master.solve_integer(incumbent, ~free[master.order], budget, seed)
         if found is not None:
             x = master.allocation(found[0])
             cost = evaluate(cp, x).total
             if cost < cost_best - EPS and not violations(cp, x):
                 x_best, cost_best, incumbent = x, cost, found[0]
+        log.debug(
+            "neighbourhood of %d orders: %.1f s, %s, cost %.2f",
+            free.sum(),
+            time.perf_counter() - start,
+            "none" if found is None else ("proven" if found[1] else "stopped"),
+            cost_best,
+        )
         if found is not None and found[1] and free.all():
             # The integer master is solved: only new columns can do better.
             if _add_alternatives(cp, solver, master, prices_best or prices, true_cost) == 0:
@@ -419,9 +572,9 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
             continue
         # Neighbourhoods grow while they are solved quickly, and shrink when they run out of time.
         if found is not None and found[1] and time.perf_counter() - began < budget / 3:  # solved fast
-            size = min(2 * size, MAX_NEIGHBOURHOOD_ORDERS)
+            size = min(int(1.25 * size), MAX_NEIGHBOURHOOD_ORDERS)
         elif found is None or not found[1] or time.perf_counter() - began > budget:
-            size = max(size // 2, 50)
+            size = max(int(0.8 * size), 50)
         if len(contested) == 0:
             break
         free = _neighbourhood(near, contested, rng, size)
