@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
 from typing import NamedTuple
 
@@ -21,7 +21,7 @@ from geopy.distance import geodesic  # type: ignore[import-untyped, unused-ignor
 from routing_engine.errors import UnresolvableDestination
 from routing_engine.model import Destination
 
-__all__ = ["distance_km", "geodesic_km", "resolve"]
+__all__ = ["distance_km", "geodesic_km", "resolve", "warm"]
 
 LatLon = tuple[float, float]
 
@@ -91,6 +91,8 @@ def distance_km(
     """
     p, q = _points(lat1, lon1), _points(lat2, lon2)
     shape = np.broadcast_shapes(p.cos_b.shape, q.cos_b.shape)
+    if math.prod(shape) <= _BLOCK:  # one block (a single order's packages): the arithmetic broadcasts itself
+        return _lambert(p, q)
     p = _Points(*(np.broadcast_to(a, shape) for a in p))
     q = _Points(*(np.broadcast_to(a, shape) for a in q))
     if len(shape) == 0:
@@ -139,6 +141,15 @@ def resolve(dest: Destination, where: str) -> LatLon:
         except _Miss as miss:
             misses.append(miss.detail)
     raise UnresolvableDestination("; ".join(misses) or "no postal code or city given", where)
+
+
+def warm(countries: Iterable[str]) -> None:
+    """Load now what the first look-ups would load: the ZIP index and, for `countries`, the city index of the
+    small gazetteer tier. A long-running service calls it at startup, so that no request pays a second or
+    more for it; the large tier is still loaded on the first city the small one misses."""
+    _zip_index()
+    for country in countries:
+        _city_index(country, _CITY_TIERS[0])
 
 
 # US ZIP codes (zipcodes package) --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
@@ -40,8 +41,13 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     impl = DateTime
     cache_ok = True
 
+    @staticmethod
+    def stored(value: dt.datetime) -> dt.datetime:
+        """The naive UTC timestamp a value is stored as (for statements written as SQL text)."""
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        return None if value is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+        return None if value is None else self.stored(value)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         return None if value is None else value.replace(tzinfo=dt.UTC)
@@ -88,8 +94,8 @@ def connect(dsn: str, *, pool_size: int = 10) -> Engine:
 
     SQLite: WAL (readers never block the writer), a busy timeout, and transactions begun by us so a
     write transaction takes the write lock at BEGIN (`BEGIN IMMEDIATE`) instead of failing mid-way;
-    writers queue for it on a `_WriteGate`. PostgreSQL: a pool of `pool_size` connections (plus overflow),
-    each checked before use.
+    writers queue for it on a `_WriteGate`. PostgreSQL: a pool of `pool_size` connections (plus overflow);
+    one the server has closed while it was idle in the pool is replaced at checkout.
     """
     if dsn.startswith("sqlite"):
         engine = create_engine(dsn, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -109,7 +115,23 @@ def connect(dsn: str, *, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
         return engine
-    return create_engine(dsn, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
+    engine = create_engine(dsn, pool_size=pool_size, max_overflow=2 * pool_size)
+
+    @event.listens_for(engine, "checkout")
+    def _pg_alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.closed or dbapi_connection.broken or _said_something(dbapi_connection.fileno()):
+            raise DisconnectionError("the server closed the connection while it was idle in the pool")
+
+    return engine
+
+
+def _said_something(fd: int) -> bool:
+    """Whether an idle connection's socket has input, which it only has once the server ended it (restart,
+    idle timeout, terminated backend): a check without a round trip, where a ping would cost one per
+    checkout. The pool then replaces the connection."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
 
 
 def is_postgres(conn: Connection | Engine) -> bool:

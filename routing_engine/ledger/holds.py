@@ -1,35 +1,38 @@
 """Allocate on live stock and hold what was decided, atomically; then confirm, release, reject, ship, expire.
 
 Why it never oversells. The solver runs outside any transaction, on a snapshot. Its decision is then
-held in ONE write transaction by conditional updates, one per stock row (and per inbound row),
+held atomically, every claim checked on the rows' current, committed values, not on the snapshot:
+- SQLite, in ONE write transaction of conditional updates, one per stock row (and per inbound row),
 
-    UPDATE stock SET reserved = reserved + :q
-     WHERE node = :node AND sku = :sku AND on_hand - reserved - safety_stock >= :need
+      UPDATE stock SET reserved = reserved + :q
+       WHERE node = :node AND sku = :sku AND on_hand - reserved - safety_stock >= :need
 
-each of which must change exactly one row. The condition is evaluated by the database on the row's
-current, committed value at the moment the row is written, not on the snapshot:
-- SQLite has a single writer. A write transaction starts with BEGIN IMMEDIATE, which takes the database
-  write lock before its first statement, so no other write can interleave between the check and the
-  increment, nor anywhere in the transaction.
-- PostgreSQL (READ COMMITTED) locks the row when UPDATE reaches it; a concurrent UPDATE of the same row
-  waits for that transaction to end and then re-evaluates the WHERE clause on the newest committed
-  version of the row (EvalPlanQual). Two holds therefore cannot both pass the check on the same units.
-So `reserved` never exceeds `on_hand - safety_stock` through a hold. If any update changes no row (the
-units went to someone else since the snapshot), the exception rolls the whole transaction back, nothing
-is held, and the allocation is solved again on fresh stock, up to `Ledger.hold_attempts` times (then
-`StockConflict`, HTTP 409). Rows are updated in a fixed order (inbound by id, then stock by node and
-SKU; an allocation's own row before its holds) so concurrent writers do not deadlock; a deadlock or lock
-timeout that happens anyway is retried by `transact`. State changes of an allocation are conditional on
-its status as well, so an expiry sweep racing a release frees the units once.
+  each of which must change exactly one row. SQLite has a single writer: a write transaction starts
+  with BEGIN IMMEDIATE, which takes the database write lock before its first statement, so no other
+  write can interleave between a check and its increment, nor anywhere in the transaction.
+- PostgreSQL, in ONE statement (`_HOLD_AT_ONCE`, atomic by itself, run in autocommit): it locks every
+  claimed row with SELECT ... FOR UPDATE, which waits for a concurrent writer of the row to end and then
+  returns the row's newest committed version; checks the same condition on those locked versions; and
+  only if every claim passes does it reserve the units and write the allocation, its holds and their
+  journal entries. The row locks last as long as that statement, not for client round trips.
+So `reserved` never exceeds `on_hand - safety_stock` through a hold. If any claim fails (the units went
+to someone else since the snapshot), nothing is held (SQLite: the exception rolls the transaction back;
+PostgreSQL: the statement writes nothing), and the allocation is solved again on fresh stock, up to
+`Ledger.hold_attempts` times (then `StockConflict`, HTTP 409). Rows are claimed in a fixed order (inbound
+by id, then stock by node and SKU; an allocation's own row before its holds) so concurrent writers do
+not deadlock; a deadlock or lock timeout that happens anyway is retried by `transact`. State changes of
+an allocation are conditional on its status as well, so an expiry sweep racing a release frees the
+units once.
 
-Round trips. An allocation uses one pooled connection. On PostgreSQL the snapshot is read inside the
-write transaction (READ COMMITTED reads lock nothing; the conditional updates still decide), on SQLite
-in a read transaction before it, so the single write lock is never held while solving. The answer is
-built from what was written (hold ids come back from the INSERT), not read again.
+Round trips. An allocation uses one pooled connection: on PostgreSQL two statements (the snapshot, then
+the hold), on SQLite a read transaction and then the write transaction, so the single write lock is
+never held while solving. The answer is built from what was written (hold ids come back from the
+INSERT), not read again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -42,15 +45,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from routing_engine import geo
 from routing_engine.allocate import AllocateOptions, allocate
-from routing_engine.errors import UnknownNode
+from routing_engine.errors import ProblemError, UnknownNode
 from routing_engine.ledger import journal, schema
 from routing_engine.ledger.context import Ledger
-from routing_engine.ledger.db import is_postgres, reading, transact
+from routing_engine.ledger.db import UtcDateTime, is_postgres, reading, transact
 from routing_engine.ledger.errors import (
     IdempotencyKeyReused,
     InvalidTransition,
@@ -61,7 +66,7 @@ from routing_engine.ledger.errors import (
 from routing_engine.ledger.records import ACTIVE, AllocationRecord, AllocationStatus, HoldRecord, JournalKind
 from routing_engine.ledger.stock import Snapshot, snapshot
 from routing_engine.ledger.stock import nodes as stock_nodes
-from routing_engine.model import AllocationResult, Order, Problem
+from routing_engine.model import AllocationResult, Destination, Line, Order, Problem
 
 #: Most due allocations one sweep expires (the next write sweeps the rest).
 SWEEP_LIMIT = 500
@@ -84,6 +89,72 @@ _HOLD_STOCK = (
 )
 _INSERT_ALLOCATION = insert(schema.allocations)
 _INSERT_HOLDS = insert(_r).returning(_r.c.id, sort_by_parameter_order=True)
+#: PostgreSQL holds a decision in ONE statement, outside any transaction (a statement is atomic by itself):
+#: it locks the claimed inbound rows, then the stock rows, each in key order (FOR UPDATE waits for a
+#: concurrent writer and then returns the row's newest committed version), checks every claim on those
+#: locked versions, and only if all pass reserves the units and inserts the allocation, its holds and
+#: their journal entries. `ok` says whether it did; if not, `lost_*` names the first claim that failed.
+#: Locks last as long as the statement, not a round trip. Hold ids come back in the holds' order (the
+#: INSERT draws them from the sequence in `n` order).
+_HOLD_AT_ONCE = """
+WITH want_inbound AS (
+    SELECT e ->> 0 AS id, (e ->> 1)::bigint AS q FROM json_array_elements(%(inbound)s::json) AS e
+), want_stock AS (
+    SELECT e ->> 0 AS node, e ->> 1 AS sku, (e ->> 2)::bigint AS need, (e ->> 3)::bigint AS q
+    FROM json_array_elements(%(stock)s::json) AS e
+), hold AS (
+    SELECT e ->> 0 AS order_id, e ->> 1 AS line_id, e ->> 2 AS node, e ->> 3 AS sku, e ->> 4 AS inbound,
+        (e ->> 5)::bigint AS quantity, n
+    FROM json_array_elements(%(holds)s::json) WITH ORDINALITY AS h (e, n)
+), inbound_checked AS MATERIALIZED (
+    SELECT i.id, i.status = 'open' AND i.quantity - i.reserved >= w.q AS ok
+    FROM inbound AS i JOIN want_inbound AS w ON w.id = i.id
+    ORDER BY i.id
+    FOR UPDATE OF i
+), stock_checked AS MATERIALIZED (
+    SELECT s.node, s.sku, s.on_hand - s.reserved - s.safety_stock >= w.need AS ok
+    FROM stock AS s JOIN want_stock AS w ON w.node = s.node AND w.sku = s.sku
+    ORDER BY s.node, s.sku
+    FOR UPDATE OF s
+), verdict AS MATERIALIZED (
+    SELECT (SELECT count(*) FROM inbound_checked WHERE ok) = (SELECT count(*) FROM want_inbound)
+       AND (SELECT count(*) FROM stock_checked WHERE ok) = (SELECT count(*) FROM want_stock) AS ok
+), took_inbound AS (
+    UPDATE inbound AS i SET reserved = i.reserved + w.q
+    FROM want_inbound AS w
+    WHERE w.id = i.id AND (SELECT ok FROM verdict)
+), took_stock AS (
+    UPDATE stock AS s SET reserved = s.reserved + w.q
+    FROM want_stock AS w
+    WHERE w.node = s.node AND w.sku = s.sku AND (SELECT ok FROM verdict)
+), allocation AS (
+    INSERT INTO allocations
+        (id, idempotency_key, request_hash, orders, results, rejected_nodes, status, created_at, expires_at)
+    SELECT %(id)s, %(key)s, %(digest)s, %(orders)s::json, %(results)s::json, '[]'::json, 'held', %(now)s,
+        %(expires_at)s
+    WHERE (SELECT ok FROM verdict)
+), held AS (
+    INSERT INTO reservations (allocation_id, order_id, line_id, node, sku, inbound, quantity, status, created_at)
+    SELECT %(id)s, h.order_id, h.line_id, h.node, h.sku, h.inbound, h.quantity, 'held', %(now)s
+    FROM hold AS h
+    WHERE (SELECT ok FROM verdict)
+    ORDER BY h.n
+    RETURNING id
+), journaled AS (
+    INSERT INTO journal (at, kind, node, sku, inbound, delta_on_hand, delta_reserved, ref)
+    SELECT %(now)s, 'reservation', h.node, h.sku, h.inbound, 0, h.quantity, %(id)s
+    FROM hold AS h
+    WHERE (SELECT ok FROM verdict)
+    ORDER BY h.n
+)
+SELECT
+    (SELECT ok FROM verdict) AS ok,
+    ARRAY(SELECT id FROM held ORDER BY id) AS hold_ids,
+    (SELECT w.id FROM want_inbound AS w LEFT JOIN inbound_checked AS c ON c.id = w.id
+     WHERE c.ok IS NOT TRUE ORDER BY w.id LIMIT 1) AS lost_inbound,
+    (SELECT ARRAY[w.node, w.sku] FROM want_stock AS w LEFT JOIN stock_checked AS c ON c.node = w.node AND c.sku = w.sku
+     WHERE c.ok IS NOT TRUE ORDER BY w.node, w.sku LIMIT 1) AS lost_stock
+"""
 
 
 @dataclass(frozen=True)
@@ -152,32 +223,46 @@ def _solve(bind: Engine | Connection, ledger: Ledger, orders: Sequence[Order], e
     return result, _holds_of(result), snap
 
 
-def _take(conn: Connection, holds: Sequence[_Hold], orders: Sequence[Order], snap: Snapshot) -> None:
-    """Reserve every unit of `holds` or raise `_Lost`; inbound rows first, then stock, each in key order.
+@dataclass(frozen=True)
+class _Claims:
+    """What holding a decision asks of each row: units per inbound (by id) and, per stock row (by node
+    and SKU), the units taken and the units the row must have available for them."""
 
-    A stock row must keep, after the hold, the units its channel buffers withhold from the channels of
-    these orders: for each buffered channel c, q_c + buffer_c <= available, and in total q <= available.
-    """
+    inbound: list[tuple[str, int]]  # (inbound id, units)
+    stock: list[tuple[str, str, int, int]]  # (node, sku, units needed available, units)
+    inbound_at: dict[str, tuple[str, str]]  # inbound id -> (node, sku), to name a lost race
+
+
+def _claims(holds: Sequence[_Hold], orders: Sequence[Order], snap: Snapshot) -> _Claims:
+    """A stock row must keep, after the hold, the units its channel buffers withhold from the channels of
+    these orders: for each buffered channel c, q_c + buffer_c <= available, and in total q <= available."""
     channel = {o.id: o.channel for o in orders}
     buffers = {(s.node, s.sku): s.channel_buffers for s in snap.stock}
     on_inbound: dict[str, int] = defaultdict(int)
     on_stock: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    where = {}
+    inbound_at = {}
     for h in holds:
         if h.inbound is None:
             on_stock[(h.node, h.sku)][channel[h.order]] += h.quantity
         else:
             on_inbound[h.inbound] += h.quantity
-            where[h.inbound] = (h.node, h.sku)
-    for inbound_id in sorted(on_inbound):
-        done = conn.execute(_HOLD_INBOUND, {"b_id": inbound_id, "b_q": on_inbound[inbound_id]})
-        if done.rowcount != 1:
-            raise _Lost(*where[inbound_id])
+            inbound_at[h.inbound] = (h.node, h.sku)
+    stock = []
     for node, sku in sorted(on_stock):
         by_channel = on_stock[(node, sku)]
         q = sum(by_channel.values())
         withheld = buffers.get((node, sku), {})
-        need = max([q, *(units + withheld.get(ch, 0) for ch, units in by_channel.items())])
+        stock.append((node, sku, max([q, *(units + withheld.get(ch, 0) for ch, units in by_channel.items())]), q))
+    return _Claims(sorted(on_inbound.items()), stock, inbound_at)
+
+
+def _take(conn: Connection, claims: _Claims) -> None:
+    """Reserve every unit claimed or raise `_Lost`; inbound rows first, then stock, each in key order."""
+    for inbound_id, q in claims.inbound:
+        done = conn.execute(_HOLD_INBOUND, {"b_id": inbound_id, "b_q": q})
+        if done.rowcount != 1:
+            raise _Lost(*claims.inbound_at[inbound_id])
+    for node, sku, need, q in claims.stock:
         done = conn.execute(_HOLD_STOCK, {"b_node": node, "b_sku": sku, "b_need": need, "b_q": q})
         if done.rowcount != 1:
             raise _Lost(node, sku)
@@ -216,6 +301,11 @@ def _record_holds(
             for h in holds
         ],
     )
+    return _stored(ids, holds, status)
+
+
+def _stored(ids: Sequence[int], holds: Sequence[_Hold], status: AllocationStatus) -> list[HoldRecord]:
+    """The holds as stored under `ids` (in the same order)."""
     return [
         HoldRecord(
             id=i,
@@ -229,6 +319,22 @@ def _record_holds(
         )
         for i, h in zip(ids, holds, strict=True)
     ]
+
+
+def _held(
+    allocation_id: str, now: dt.datetime, ledger: Ledger, orders: Sequence[Order], result: AllocationResult
+) -> AllocationRecord:
+    """A new allocation as stored, holds still to add."""
+    return AllocationRecord(
+        id=allocation_id,
+        status="held",
+        created_at=now,
+        expires_at=now + ledger.hold_ttl,
+        orders=list(orders),
+        results=[result],
+        rejected_nodes=[],
+        holds=[],
+    )
 
 
 def _replay(bind: Engine | Connection, key: str, digest: str) -> AllocationRecord | None:
@@ -250,11 +356,11 @@ def _hold_new(
     key: str | None,
     digest: str,
     orders: Sequence[Order],
-    solved: Solved | None = None,
+    solved: Solved,
 ) -> AllocationRecord:
-    """Hold a decision (or, with none given, solve on this transaction's reads first) and record it."""
-    result, holds, snap = solved if solved is not None else _solve(conn, ledger, orders, set())
-    _take(conn, holds, orders, snap)
+    """Hold a decision and record it, statement by statement in the caller's write transaction."""
+    result, holds, snap = solved
+    _take(conn, _claims(holds, orders, snap))
     now = ledger.clock()
     conn.execute(
         _INSERT_ALLOCATION,
@@ -270,15 +376,43 @@ def _hold_new(
             "expires_at": now + ledger.hold_ttl,
         },
     )
-    return AllocationRecord(
-        id=allocation_id,
-        status="held",
-        created_at=now,
-        expires_at=now + ledger.hold_ttl,
-        orders=list(orders),
-        results=[result],
-        rejected_nodes=[],
-        holds=_record_holds(conn, allocation_id, holds, "held", ledger),
+    return _held(allocation_id, now, ledger, orders, result).model_copy(
+        update={"holds": _record_holds(conn, allocation_id, holds, "held", ledger)}
+    )
+
+
+def _hold_at_once(
+    conn: Connection,
+    ledger: Ledger,
+    allocation_id: str,
+    key: str | None,
+    digest: str,
+    orders: Sequence[Order],
+    solved: Solved,
+) -> AllocationRecord:
+    """`_hold_new` as ONE statement (`_HOLD_AT_ONCE`) on a PostgreSQL connection in autocommit."""
+    result, holds, snap = solved
+    claims = _claims(holds, orders, snap)
+    now = ledger.clock()
+    row = conn.exec_driver_sql(
+        _HOLD_AT_ONCE,
+        {
+            "inbound": orjson.dumps(claims.inbound).decode(),
+            "stock": orjson.dumps(claims.stock).decode(),
+            "holds": orjson.dumps([(h.order, h.line, h.node, h.sku, h.inbound, h.quantity) for h in holds]).decode(),
+            "id": allocation_id,
+            "key": key,
+            "digest": digest,
+            "orders": "[" + ",".join(o.model_dump_json() for o in orders) + "]",
+            "results": "[" + result.model_dump_json() + "]",
+            "now": UtcDateTime.stored(now),
+            "expires_at": UtcDateTime.stored(now + ledger.hold_ttl),
+        },
+    ).one()
+    if not row.ok:
+        raise _Lost(*claims.inbound_at[row.lost_inbound]) if row.lost_inbound else _Lost(*row.lost_stock)
+    return _held(allocation_id, now, ledger, orders, result).model_copy(
+        update={"holds": _stored(row.hold_ids, holds, "held")}
     )
 
 
@@ -301,10 +435,13 @@ def allocate_and_hold(
         if idempotency_key is not None and (earlier := _replay(conn, idempotency_key, digest)):
             return earlier, True
         expire_if_due(ledger, conn)
+        at_once = is_postgres(conn)
+        if at_once:  # each statement its own transaction from here on; the pool resets it on return
+            conn.execution_options(isolation_level="AUTOCOMMIT")
         lost = _Lost("", "")
         for attempt in range(ledger.hold_attempts):
             work = partial(
-                _hold_new,
+                _hold_at_once if at_once else _hold_new,
                 ledger=ledger,
                 allocation_id="al_" + secrets.token_hex(10),
                 key=idempotency_key,
@@ -312,8 +449,6 @@ def allocate_and_hold(
                 orders=orders,
             )
             try:
-                if is_postgres(conn):
-                    return transact(conn, work), False
                 return transact(conn, partial(work, solved=_solve(conn, ledger, orders, set()))), False
             except _Lost as exc:
                 lost = exc
@@ -325,6 +460,31 @@ def allocate_and_hold(
                     return earlier, True
                 raise
     raise StockConflict(ledger.hold_attempts, lost.node, lost.sku)
+
+
+def warm_up(ledger: Ledger) -> None:
+    """Load now what the first allocations would load: the geography of the countries the nodes serve and
+    the solver's compiled code, by computing (not holding) one allocation on live stock. A service calls it
+    at startup so that no request waits seconds for it; on a ledger without available stock it only loads
+    the geography."""
+    nodes = {n.id: n for n in stock_nodes(ledger.engine)}
+    geo.warm(sorted({n.country for n in nodes.values()} | {c for n in nodes.values() for c in n.ships_to or ()}))
+    s = schema.stock
+    with reading(ledger.engine) as conn:
+        row = conn.execute(
+            select(s.c.node, s.c.sku).where(s.c.on_hand - s.c.reserved - s.c.safety_stock > 0).limit(1)
+        ).one_or_none()
+    if row is None or row.node not in nodes:
+        return
+    node = nodes[row.node]
+    order = Order(
+        id="warm-up",
+        currency=ledger.network.currency,
+        destination=Destination(country=node.country, lat=node.lat, lon=node.lon),
+        lines=[Line(id="1", sku=row.sku, quantity=1, unit_price=1.0)],
+    )
+    with contextlib.suppress(ProblemError):  # a network the engine refuses is reported by the first request
+        allocate(_problem(ledger, snapshot(ledger.engine, {row.sku}), [order], set()), ledger.single)
 
 
 # ------------------------------------------------------------------------------------------ read
@@ -618,7 +778,7 @@ def _reroute(
     results = list(row.results)
     if solved is not None:
         result, holds, snap = solved
-        _take(conn, holds, orders, snap)
+        _take(conn, _claims(holds, orders, snap))
         _record_holds(conn, current.id, holds, row.status, ledger)
         results.append(result.model_dump(mode="json"))
     conn.execute(update(a).where(a.c.id == current.id).values(results=results, rejected_nodes=sorted(exclude)))

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import ARRAY, JSON, Engine, Select, Table, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -45,10 +46,11 @@ _SNAPSHOTS: dict[str, Select[Any]] = {}
 
 
 def _snapshot_statement(dialect: str) -> Select[Any]:
-    """The snapshot as ONE statement (a round trip, not four): each part aggregated into a JSON array.
+    """The snapshot as ONE statement (a round trip, not four): each part aggregated into an array.
 
-    Built once per dialect, as building a statement costs more than running it. SQLite keeps JSON
-    columns as text, which `json()` turns back into JSON inside the arrays.
+    Built once per dialect, as building a statement costs more than running it. Nodes and SKUs come as
+    the text of their JSON, which `_node` and `_sku` read once per distinct text; SQLite keeps JSON
+    columns as text, which `json()` turns back into JSON inside the stock rows.
     """
     if dialect not in _SNAPSHOTS:
         pg = dialect == "postgresql"
@@ -61,10 +63,13 @@ def _snapshot_statement(dialect: str) -> Select[Any]:
         def listed(*values: Any) -> Any:
             return agg(values[0] if len(values) == 1 else row(*values), type_=JSON)
 
+        def texts(column: Any) -> Any:
+            return func.array_agg(cast(column, Text), type_=ARRAY(Text)) if pg else listed(column)
+
         n, k, s, i = schema.nodes, schema.skus, schema.stock, schema.inbound
         _SNAPSHOTS[dialect] = select(
-            select(listed(as_json(n.c.data))).scalar_subquery(),
-            select(listed(as_json(k.c.data))).where(k.c.id.in_(_SKU_IDS)).scalar_subquery(),
+            select(texts(n.c.data)).scalar_subquery(),
+            select(texts(k.c.data)).where(k.c.id.in_(_SKU_IDS)).scalar_subquery(),
             select(listed(s.c.node, s.c.sku, s.c.on_hand, s.c.reserved, s.c.safety_stock, as_json(s.c.channel_buffers)))
             .where(s.c.sku.in_(_SKU_IDS))
             .scalar_subquery(),
@@ -75,14 +80,26 @@ def _snapshot_statement(dialect: str) -> Select[Any]:
     return _SNAPSHOTS[dialect]
 
 
+# Nodes and SKUs change seldom and are read by every allocation: each distinct JSON text is validated once
+# per process. A changed node is new text, so a snapshot never sees a stale one.
+@lru_cache(maxsize=4096)
+def _node(text: str) -> Node:
+    return Node.model_validate_json(text)
+
+
+@lru_cache(maxsize=65536)
+def _sku(text: str) -> Sku:
+    return Sku.model_validate_json(text)
+
+
 def snapshot(bind: Engine | Connection, sku_ids: Collection[str]) -> Snapshot:
     """Read in its own transaction, or in the one a given connection is in; each part in key order."""
     with reading(bind) as conn:
         statement = _snapshot_statement(conn.dialect.name)
         nodes, skus, stock, inbound = conn.execute(statement, {"sku_ids": sorted(set(sku_ids))}).one()
     return Snapshot(
-        sorted((Node.model_validate(d) for d in nodes or ()), key=lambda x: x.id),
-        sorted((Sku.model_validate(d) for d in skus or ()), key=lambda x: x.id),
+        sorted((_node(text) for text in nodes or ()), key=lambda x: x.id),
+        sorted((_sku(text) for text in skus or ()), key=lambda x: x.id),
         sorted(
             (StockLevel.model_validate(dict(zip(STOCK_COLUMNS, r, strict=True))) for r in stock or ()),
             key=lambda x: (x.node, x.sku),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -18,7 +19,7 @@ from routing_engine.ledger.errors import (
 )
 from routing_engine.ledger.records import AllocationRecord
 from routing_engine.ledger.testing import FakeClock, order
-from routing_engine.model import Inbound
+from routing_engine.model import Inbound, StockLevel
 
 
 def available(ledger: Ledger, node: str, sku: str) -> int:
@@ -288,3 +289,35 @@ def test_writes_skip_the_expiry_query_until_a_hold_can_be_due_and_then_sweep(
     assert holds.get(ledger, first.id).status == "released"
     assert [h.quantity for h in third.holds if h.node == "nyc"] == [5]  # o2's unit came back first
     assert check(ledger.engine) == []
+
+
+def test_a_backorder_whose_inbound_was_promised_meanwhile_holds_nothing_and_names_the_inbound_row(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The solver sees po-1's 6 lamps (a stale snapshot) after a rival took 4 of them: the 3 backordered
+    here no longer fit, so neither the inbound nor the tee held in the same allocation is reserved."""
+    stale = holds.snapshot(ledger.engine, {"tee", "lamp"})
+    holds.allocate_and_hold(ledger, [order("rival", ("lamp", 4))])
+    monkeypatch.setattr(holds, "snapshot", lambda *_: stale)
+    one_try = dataclasses.replace(ledger, hold_attempts=1)
+    with pytest.raises(StockConflict) as error:
+        holds.allocate_and_hold(one_try, [order("o1", ("tee", 1), ("lamp", 3))])
+    assert error.value.to_dict()["field"] == "stock[chi/lamp]"
+    assert reserved(ledger, "nyc", "tee") == 0
+    assert [s.reserved for s in stock.inbound_supply(ledger.engine)] == [4]
+    assert count(ledger, "allocations") == 1
+    assert check(ledger.engine) == []
+
+
+def test_a_decision_on_a_stock_row_deleted_meanwhile_holds_nothing(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot may list a row that is gone by the time the hold is written: that claim fails too."""
+    real = holds.snapshot(ledger.engine, {"tee"})
+    ghost = StockLevel(node="lax", sku="tee", on_hand=9)
+    monkeypatch.setattr(holds, "snapshot", lambda *_: type(real)(real.nodes, real.skus, [*real.stock, ghost], []))
+    one_try = dataclasses.replace(ledger, hold_attempts=1)
+    with pytest.raises(StockConflict) as error:
+        holds.allocate_and_hold(one_try, [order("o1", ("tee", 2), near="lax")])
+    assert error.value.to_dict()["field"] == "stock[lax/tee]"
+    assert (count(ledger, "allocations"), count(ledger, "reservations")) == (0, 0)
