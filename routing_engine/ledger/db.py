@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -98,7 +99,12 @@ def connect(dsn: str, *, pool_size: int = 10) -> Engine:
     one the server has closed while it was idle in the pool is replaced at checkout.
     """
     if dsn.startswith("sqlite"):
-        engine = create_engine(dsn, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            dsn,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            json_serializer=_json_text,
+            json_deserializer=orjson.loads,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
@@ -115,7 +121,9 @@ def connect(dsn: str, *, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
         return engine
-    engine = create_engine(dsn, pool_size=pool_size, max_overflow=2 * pool_size)
+    engine = create_engine(
+        dsn, pool_size=pool_size, max_overflow=2 * pool_size, json_serializer=_json_text, json_deserializer=orjson.loads
+    )
 
     @event.listens_for(engine, "checkout")
     def _pg_alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -132,6 +140,11 @@ def _said_something(fd: int) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLPRI)
     return bool(poller.poll(0))
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns as orjson writes them: the same JSON as the standard library's, several times faster."""
+    return orjson.dumps(value).decode()
 
 
 def is_postgres(conn: Connection | Engine) -> bool:
