@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -42,7 +43,7 @@ NEIGHBOURHOOD_S = 3.0
 #: Share of the LP's fractional orders fixed per step of the dive (smaller: closer to the LP, slower),
 #: and at least this many orders.
 DIVE_SHARE = 0.03
-DIVE_MIN_ORDERS = 50
+DIVE_MIN_ORDERS = 5
 #: Pricing rounds after each step of the dive.
 DIVE_PRICING_ROUNDS = 2
 #: A column value this close to 1 is whole; this close to 0, unused.
@@ -475,6 +476,53 @@ def _add_alternatives(
     return master.add(*_columns_from_patterns(cp, solver, np.flatnonzero(solved & (value < 0)), chosen, true_cost))
 
 
+@dataclass(frozen=True, eq=False)
+class _Generated:
+    """Where column generation stopped: the best certified bound and its prices, the last LP's prices
+    and column values."""
+
+    bound: float
+    prices_best: Prices | None
+    prices: Prices
+    lam: FloatArray
+
+
+def _generate_columns(
+    cp: CompiledProblem,
+    solver: OrderSolver,
+    master: Master,
+    true_cost: FloatArray,
+    cost_best: float,
+    until: float,
+) -> _Generated:
+    """Alternate the master LP and exact pricing of every order until the LP is solved over all
+    decisions (or close to the bound, or the gap to `cost_best` is closed) or `until` (perf_counter)."""
+    bound, prices_best = -np.inf, None
+    prices = Prices(np.zeros(cp.n_rows), np.zeros(cp.n_nodes), np.zeros(cp.n_nodes))
+    mu = np.zeros(cp.n_orders)
+    lam = np.zeros(master.n_cols)
+    lp_value = np.inf
+    lg = lagrangian(cp, prices, solver)
+    while True:
+        # Every order re-solved exactly at the current prices: a certified bound, and new columns.
+        if lg.bound > bound:
+            bound, prices_best = lg.bound, prices
+        if cost_best - bound <= TARGET_GAP * abs(cost_best) or lp_value - bound <= LP_CONVERGED * abs(bound):
+            break
+        if time.perf_counter() > until:
+            break
+        better = np.flatnonzero(lg.solved & (lg.value < -mu - REDUCED_COST_TOL))
+        if master.add(*_columns_from_patterns(cp, solver, better, lg.chosen, true_cost)) == 0:
+            break  # no column improves: the LP over all decisions is solved
+        lp = master.solve_lp(until - time.perf_counter())
+        if lp is None:
+            break
+        lp_value, prices, mu, lam = lp
+        lg = lagrangian(cp, prices, solver)
+        log.debug("pricing: %d columns, LP %.2f, bound %.2f", master.n_cols, lp_value, max(bound, lg.bound))
+    return _Generated(bound, prices_best, prices, np.r_[lam, np.zeros(master.n_cols - len(lam))])
+
+
 def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 0) -> Solution:
     """Near-optimal allocation of a large batch within `time_limit_s`, with a certified lower bound."""
     start = time.perf_counter()
@@ -490,36 +538,8 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
     master = Master(cp)
     master.add(*_columns_from_allocation(cp, x_best))
     true_cost = solver.pattern_costs()
-    bound, prices_best = -np.inf, None
-    prices = Prices(np.zeros(cp.n_rows), np.zeros(cp.n_nodes), np.zeros(cp.n_nodes))
-    mu = np.zeros(cp.n_orders)
-    lam = np.zeros(master.n_cols)
-    lp_value = np.inf
-    lg = lagrangian(cp, prices, solver)
-    reserve = PRIMAL_SHARE * time_limit_s
-    while True:
-        # Every order re-solved exactly at the current prices: a certified bound, and new columns.
-        if lg.bound > bound:
-            bound, prices_best = lg.bound, prices
-        if cost_best - bound <= TARGET_GAP * abs(cost_best) or lp_value - bound <= LP_CONVERGED * abs(bound):
-            break
-        if left() < reserve:
-            break
-        better = np.flatnonzero(lg.solved & (lg.value < -mu - REDUCED_COST_TOL))
-        if master.add(*_columns_from_patterns(cp, solver, better, lg.chosen, true_cost)) == 0:
-            break  # no column improves: the LP over all decisions is solved
-        lp = master.solve_lp(left() - reserve)
-        if lp is None:
-            break
-        lp_value, prices, mu, lam = lp
-        lg = lagrangian(cp, prices, solver)
-        log.debug(
-            "pricing: %.1f s, %d columns, LP %.2f, bound %.2f",
-            time.perf_counter() - start,
-            master.n_cols,
-            lp_value,
-            max(bound, lg.bound),
-        )
+    cg = _generate_columns(cp, solver, master, true_cost, cost_best, deadline - PRIMAL_SHARE * time_limit_s)
+    bound, prices_best, prices, lam = cg.bound, cg.prices_best, cg.prices, cg.lam
     for _ in range(ALTERNATIVES):
         _add_alternatives(cp, solver, master, prices, true_cost)
     lam = np.r_[lam, np.zeros(master.n_cols - len(lam))]
