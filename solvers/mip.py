@@ -479,9 +479,10 @@ def assignment(cp: CompiledProblem, layout: Layout, x: IntArray) -> FloatArray |
 #: Models up to this many variables are solved in-process (backends keep their time limits there);
 #: larger ones in a forked process that is stopped at the deadline.
 IN_PROCESS_MAX_VARS = 5_000
-#: Seconds a forked solve may overrun its own time limit before it is stopped ...
-GRACE_S = 2.0
-#: ... plus this share of the time limit.
+#: A forked solve is stopped at the deadline; its backend's own time limit ends this many seconds
+#: earlier, plus this share of the time left, so that a solve that keeps its limit (and sends its
+#: answer back) ends in time.
+GRACE_S = 1.0
 GRACE_SHARE = 0.1
 
 
@@ -547,7 +548,7 @@ def _solve_with_hard_deadline(
     hint: FloatArray | None,
     seconds: float,
 ) -> tuple[FloatArray | None, float, bool] | None:
-    """Solve in a forked process and stop it at the deadline: some backends overrun their own time
+    """Solve in a forked process and stop it after `seconds`: some backends overrun their own time
     limit on large models (HiGHS can spend minutes before its first node). Returns the values of
     every variable (or None), the dual bound and whether optimality was proven; None if stopped."""
     ctx = multiprocessing.get_context("fork")
@@ -556,8 +557,7 @@ def _solve_with_hard_deadline(
     child.start()
     send.close()
     try:
-        # A solver that finishes a little late still hands back its answer; one far past it is stopped.
-        if not receive.poll(seconds * (1 + GRACE_SHARE) + GRACE_S):
+        if not receive.poll(seconds):
             return None
         full, bound, proven = receive.recv()
     except EOFError:  # the child died without an answer
@@ -598,8 +598,9 @@ def solve_mip(
     values = assignment(cp, layout, hint.x) if hint is not None else None
     remaining = max(0.05, time_limit_s - (time.perf_counter() - start))
     forked = layout.n_vars > IN_PROCESS_MAX_VARS
+    own_limit = max(0.05, remaining * (1 - GRACE_SHARE) - GRACE_S) if forked else remaining
     params = mathopt.SolveParameters(
-        time_limit=dt.timedelta(seconds=remaining),
+        time_limit=dt.timedelta(seconds=own_limit),
         random_seed=seed,
         relative_gap_tolerance=relative_gap,
         absolute_gap_tolerance=1e-6,
