@@ -134,3 +134,19 @@ def test_holds_confirms_releases_rejections_and_expiry_sweeps_racing_each_other_
 
     assert sum(run_together(client)) == 4 * (THREADS - 1)
     assert_never_oversold(ledger)
+
+
+def test_retries_racing_with_one_idempotency_key_hold_once_and_all_answer_with_that_allocation(ledger: Ledger) -> None:
+    """Sixteen copies of one request with one key, released at once: the unique key lets one allocation
+    be written; every other call loses on it and answers with that allocation as a replay."""
+    wanted = order("o1", ("tee", 2), ("mug", 1))
+
+    def attempt(_: int) -> tuple[str, bool]:
+        record, replayed = holds.allocate_and_hold(ledger, [wanted], idempotency_key="checkout-1")
+        return record.id, replayed
+
+    outcomes = run_together(attempt)
+    assert len({allocation_id for allocation_id, _ in outcomes}) == 1
+    assert sorted(replayed for _, replayed in outcomes) == [False] + [True] * (THREADS - 1)
+    assert sum(row.reserved for row in stock.levels(ledger.engine)) == 3
+    assert_never_oversold(ledger)
