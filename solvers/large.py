@@ -44,6 +44,8 @@ NEIGHBOURHOOD_S = 3.0
 #: and at least this many orders.
 DIVE_SHARE = 0.03
 DIVE_MIN_ORDERS = 5
+#: The share once half the dive's time is gone.
+DIVE_LATE_SHARE = 0.3
 #: Pricing rounds after each step of the dive.
 DIVE_PRICING_ROUNDS = 2
 #: A column value this close to 1 is whole; this close to 0, unused.
@@ -310,10 +312,16 @@ class _Residual:
         self.done[o] = True
         return True
 
-    def complete(self, fallback: IntArray, deadline: float) -> IntArray:
-        """Each order not yet decided takes its part of allocation `fallback` if that fits, or is
-        served exactly on what is left while time remains (until `deadline`, perf_counter)."""
+    def complete(self, master: Master, lam: FloatArray, fallback: IntArray, deadline: float) -> IntArray:
+        """Each order not yet decided takes the first that fits of: its master columns by decreasing
+        LP value `lam`, its part of allocation `fallback`, or an exact decision on what is left while
+        time remains (until `deadline`, perf_counter)."""
         cp, solver = self.cp, self.solver
+        used = np.flatnonzero(lam > DIVE_TOL)
+        for j in used[np.argsort(-lam[used], kind="stable")].tolist():
+            o = int(master.order[j])
+            if not self.done[o]:
+                self.try_take(o, master.decision(j))
         orders, _, col, arcs_f, units_f = _columns_from_allocation(cp, fallback)
         starts = np.r_[0, np.cumsum(np.bincount(col, minlength=len(orders)))].tolist()
         for i, o in enumerate(orders.tolist()):
@@ -344,6 +352,7 @@ def _dive(
     pricing new columns that fit it; repeat. Orders left when time is short (`deadline`, perf_counter)
     take their part of allocation `fallback` if it fits, or are served exactly on what is left."""
     res = _Residual(cp, solver)
+    halfway = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
     pinned = np.zeros(0, dtype=np.bool_)  # columns whose bounds the dive set (to 1: chosen, to 0: barred)
     while time.perf_counter() < deadline:
         n = master.n_cols
@@ -351,7 +360,8 @@ def _dive(
         total = np.bincount(master.order, weights=lam, minlength=cp.n_orders)
         candidates = np.flatnonzero(~res.done[master.order] & (lam > DIVE_TOL))
         whole = lam > 1 - DIVE_TOL
-        quota = max(int(DIVE_SHARE * len(np.unique(master.order[candidates[~whole[candidates]]]))), DIVE_MIN_ORDERS)
+        share = DIVE_SHARE if time.perf_counter() < halfway else DIVE_LATE_SHARE  # coarser when time runs short
+        quota = max(int(share * len(np.unique(master.order[candidates[~whole[candidates]]]))), DIVE_MIN_ORDERS)
         chosen = np.zeros(n, dtype=np.bool_)
         for j in candidates[np.argsort(-lam[candidates], kind="stable")].tolist():
             o = int(master.order[j])
@@ -401,7 +411,7 @@ def _dive(
         log.debug("dive: %d orders decided, LP %.2f", res.done.sum(), lp[0])
     n = master.n_cols
     master.h.changeColsBounds(n, np.arange(n, dtype=np.int32), np.zeros(n), np.full(n, highspy.kHighsInf))
-    return res.complete(fallback, deadline)
+    return res.complete(master, np.r_[lam, np.zeros(n - len(lam))], fallback, deadline)
 
 
 def _order_row_incidence(master: Master) -> sp.csr_matrix:
