@@ -10,7 +10,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, JSON, Engine, Select, Table, Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Engine,
+    Select,
+    String,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -42,6 +57,9 @@ class Snapshot:
 
 
 _SKU_IDS: BindParameter[list[str]] = bindparam("sku_ids", expanding=True)
+#: PostgreSQL takes the SKUs as one array parameter: one statement text whatever their number, so it is
+#: prepared once, and nothing is spliced into it per call.
+_SKU_ARRAY: BindParameter[list[str]] = bindparam("sku_ids", type_=ARRAY(String))
 _SNAPSHOTS: dict[str, Select[Any]] = {}
 
 
@@ -66,15 +84,18 @@ def _snapshot_statement(dialect: str) -> Select[Any]:
         def texts(column: Any) -> Any:
             return func.array_agg(cast(column, Text), type_=ARRAY(Text)) if pg else listed(column)
 
+        def asked(column: Any) -> Any:
+            return column == any_(_SKU_ARRAY) if pg else column.in_(_SKU_IDS)
+
         n, k, s, i = schema.nodes, schema.skus, schema.stock, schema.inbound
         _SNAPSHOTS[dialect] = select(
             select(texts(n.c.data)).scalar_subquery(),
-            select(texts(k.c.data)).where(k.c.id.in_(_SKU_IDS)).scalar_subquery(),
+            select(texts(k.c.data)).where(asked(k.c.id)).scalar_subquery(),
             select(listed(s.c.node, s.c.sku, s.c.on_hand, s.c.reserved, s.c.safety_stock, as_json(s.c.channel_buffers)))
-            .where(s.c.sku.in_(_SKU_IDS))
+            .where(asked(s.c.sku))
             .scalar_subquery(),
             select(listed(i.c.id, i.c.node, i.c.sku, i.c.quantity - i.c.reserved, i.c.eta))
-            .where(i.c.sku.in_(_SKU_IDS), i.c.status == "open", i.c.quantity > i.c.reserved)
+            .where(asked(i.c.sku), i.c.status == "open", i.c.quantity > i.c.reserved)
             .scalar_subquery(),
         )
     return _SNAPSHOTS[dialect]
