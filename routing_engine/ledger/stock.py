@@ -59,7 +59,7 @@ class Snapshot:
 _SKU_IDS: BindParameter[list[str]] = bindparam("sku_ids", expanding=True)
 #: PostgreSQL takes the SKUs as one array parameter: one statement text whatever their number, so it is
 #: prepared once, and nothing is spliced into it per call.
-_SKU_ARRAY: BindParameter[list[str]] = bindparam("sku_ids", type_=ARRAY(String))
+_SKU_ARRAY: BindParameter[Any] = bindparam("sku_ids", type_=ARRAY(String))
 _SNAPSHOTS: dict[str, Select[Any]] = {}
 
 
