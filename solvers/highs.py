@@ -6,10 +6,12 @@ MathOpt's HiGHS interface drops solution hints, so the MIP's warm start and the 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import highspy
 import numpy as np
@@ -25,6 +27,36 @@ def _fresh_scheduler() -> None:
 
 # A forked child inherits HiGHS's thread pool without its threads, and would wait on them forever.
 os.register_at_fork(after_in_child=_fresh_scheduler)
+
+
+T = TypeVar("T")
+
+
+def in_child(work: Callable[[], T], seconds: float) -> T | None:
+    """`work()` in a forked process that is stopped after `seconds`: HiGHS does not always stop in time
+    by itself (its presolve and root node reach neither its time limit nor the interrupt callbacks for
+    seconds on some models). None if it was stopped or died; the caller's HiGHS instances are untouched."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def run() -> None:
+        send.send(work())
+        send.close()
+
+    child = ctx.Process(target=run, daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(max(0.0, seconds)):
+            return None
+        answer: T = receive.recv()
+        return answer
+    except EOFError:  # the child died without an answer
+        return None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
 
 
 @contextmanager

@@ -196,10 +196,11 @@ class Master:
         return value, prices, lam[self.order_row0 :], np.asarray(sol.col_value)
 
     def solve_integer(
-        self, start: FloatArray, fixed: BoolArray, time_limit_s: float, seed: int
+        self, start: FloatArray, fixed: BoolArray, time_limit_s: float, seed: int, stop_s: float
     ) -> tuple[FloatArray, bool] | None:
         """Best 0/1 choice of columns within the time limit, columns `fixed` at their `start` value, and
-        whether it is proven best (None if no solution was found)."""
+        whether it is proven best (None if no solution was found). Solved in a forked process that is
+        stopped after `stop_s` seconds if HiGHS has not stopped by itself."""
         n = self.n_cols
         everything = np.arange(n, dtype=np.int32)
         self.h.changeColsIntegrality(n, everything, np.full(n, highspy.HighsVarType.kInteger))
@@ -207,14 +208,18 @@ class Master:
         upper = np.where(fixed, start, 1.0)
         self.h.changeColsBounds(n, everything, lower, upper)
         self.h.setOptionValue("solver", "choose")
-        highs.set_time_limit(self.h, time_limit_s)
         self.h.setOptionValue("random_seed", seed)
         self.h.setOptionValue("mip_rel_gap", TARGET_GAP)
-        highs.run_from(self.h, start, self.cost)
-        sol = self.h.getSolution()
-        if not sol.value_valid:
-            return None
-        return np.rint(np.asarray(sol.col_value)), self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+        def run() -> tuple[FloatArray, bool] | None:
+            highs.set_time_limit(self.h, time_limit_s)
+            highs.run_from(self.h, start, self.cost)
+            sol = self.h.getSolution()
+            if not sol.value_valid:
+                return None
+            return np.rint(np.asarray(sol.col_value)), self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+        return highs.in_child(run, stop_s)
 
     def decision(self, j: int) -> list[tuple[int, int]]:
         """(arc, units) of column j."""
@@ -581,7 +586,7 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
         if not free.all():
             _add_fitting(cp, solver, master, x_best, free, prices_best or prices, true_cost)
             incumbent = np.r_[incumbent, np.zeros(master.n_cols - len(incumbent))]
-        found = master.solve_integer(incumbent, ~free[master.order], budget, seed)
+        found = master.solve_integer(incumbent, ~free[master.order], budget, seed, min(budget + 1.0, left() - 0.5))
         if found is not None:
             x = master.allocation(found[0])
             cost = evaluate(cp, x).total

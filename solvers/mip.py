@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import multiprocessing
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 
 import highspy
 import numpy as np
@@ -536,11 +534,6 @@ def _solve(proto: model_pb2.ModelProto, backend: str, params: mathopt.SolveParam
     return solve(proto, backend, params, hint)
 
 
-def _solve_in_child(conn: Connection, *args: object) -> None:
-    conn.send(_solve(*args))  # type: ignore[arg-type]
-    conn.close()
-
-
 def _solve_with_hard_deadline(
     proto: model_pb2.ModelProto,
     backend: str,
@@ -551,21 +544,10 @@ def _solve_with_hard_deadline(
     """Solve in a forked process and stop it after `seconds`: some backends overrun their own time
     limit on large models (HiGHS can spend minutes before its first node). Returns the values of
     every variable (or None), the dual bound and whether optimality was proven; None if stopped."""
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_solve_in_child, args=(send, proto, backend, params, hint), daemon=True)
-    child.start()
-    send.close()
-    try:
-        if not receive.poll(seconds):
-            return None
-        full, bound, proven = receive.recv()
-    except EOFError:  # the child died without an answer
+    sent = highs.in_child(lambda: _solve(proto, backend, params, hint), seconds)
+    if sent is None:
         return None
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join()
+    full, bound, proven = sent
     return _values(full, len(proto.variables.ids)), bound, proven
 
 
