@@ -586,7 +586,8 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
         if not free.all():
             _add_fitting(cp, solver, master, x_best, free, prices_best or prices, true_cost)
             incumbent = np.r_[incumbent, np.zeros(master.n_cols - len(incumbent))]
-        found = master.solve_integer(incumbent, ~free[master.order], budget, seed, min(budget + 1.0, left() - 0.5))
+        # A neighbourhood that runs over keeps its answer, unless it would run past the deadline.
+        found = master.solve_integer(incumbent, ~free[master.order], budget, seed, min(2 * budget + 1.0, left() - 0.5))
         if found is not None:
             x = master.allocation(found[0])
             cost = evaluate(cp, x).total
