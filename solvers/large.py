@@ -269,9 +269,9 @@ def _columns_from_allocation(cp: CompiledProblem, x: IntArray) -> NewColumns:
 def _columns_from_patterns(
     cp: CompiledProblem, solver: OrderSolver, orders: IntArray, chosen: IntArray, true_cost: FloatArray
 ) -> NewColumns:
-    """The decisions `chosen` (patterns per order, -1 padded) of `orders` as columns."""
-    rows, slots = np.nonzero(chosen[orders] >= 0)
-    ks = chosen[orders][rows, slots]
+    """The decisions `chosen` of `orders` as columns: row i holds the patterns of `orders[i]`, -1 padded."""
+    rows, slots = np.nonzero(chosen >= 0)
+    ks = chosen[rows, slots]
     n_pk = np.bincount(rows, minlength=len(orders))
     cost = np.bincount(rows, weights=true_cost[ks], minlength=len(orders)).astype(np.float64)
     cost += cp.order_split_cost[orders] * np.maximum(n_pk - 1, 0)
@@ -355,7 +355,7 @@ def _dive(
     """Round the master LP by diving: fix the orders the LP serves whole, and a few of its most
     certain fractional choices, to their columns; re-solve the LP over the other orders on what is left,
     pricing new columns that fit it; repeat. Orders left when time is short (`deadline`, perf_counter)
-    take their part of allocation `fallback` if it fits, or are served exactly on what is left."""
+    are completed by `_Residual.complete`."""
     res = _Residual(cp, solver)
     halfway = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
     pinned = np.zeros(0, dtype=np.bool_)  # columns whose bounds the dive set (to 1: chosen, to 0: barred)
@@ -403,10 +403,8 @@ def _dive(
             pat_cost = solver.pattern_costs(*priced_costs(cp, prices))
             pat_cost[unfit] = np.inf
             value, chosen_pat, solved = solver.relaxed_all(pat_cost, open_orders)
-            padded = np.full((cp.n_orders, chosen_pat.shape[1]), -1, dtype=np.int64)
-            padded[open_orders] = chosen_pat
-            better = open_orders[solved & (value < -mu[open_orders] - REDUCED_COST_TOL)]
-            if master.add(*_columns_from_patterns(cp, solver, better, padded, true_cost)) == 0:
+            better = solved & (value < -mu[open_orders] - REDUCED_COST_TOL)
+            if master.add(*_columns_from_patterns(cp, solver, open_orders[better], chosen_pat[better], true_cost)) == 0:
                 break
         else:
             lp = master.solve_lp(deadline - time.perf_counter())
@@ -471,9 +469,8 @@ def _add_fitting(
     for pat_cost in (solver.pattern_costs(*priced_costs(cp, prices)), true_cost.copy()):
         pat_cost[unfit] = np.inf
         value, chosen, solved = solver.relaxed_all(pat_cost, orders)
-        padded = np.full((cp.n_orders, chosen.shape[1]), -1, dtype=np.int64)
-        padded[orders] = chosen
-        added += master.add(*_columns_from_patterns(cp, solver, orders[solved & (value < 0)], padded, true_cost))
+        better = solved & (value < 0)
+        added += master.add(*_columns_from_patterns(cp, solver, orders[better], chosen[better], true_cost))
     return added
 
 
@@ -488,7 +485,8 @@ def _add_alternatives(
     pat_cost = solver.pattern_costs(arc_price, pkg_price)
     pat_cost[forbidden[solver.patterns.pat_pkg]] = np.inf
     value, chosen, solved = solver.relaxed_all(pat_cost)
-    return master.add(*_columns_from_patterns(cp, solver, np.flatnonzero(solved & (value < 0)), chosen, true_cost))
+    better = np.flatnonzero(solved & (value < 0))
+    return master.add(*_columns_from_patterns(cp, solver, better, chosen[better], true_cost))
 
 
 @dataclass(frozen=True, eq=False)
@@ -527,7 +525,7 @@ def _generate_columns(
         if time.perf_counter() > until:
             break
         better = np.flatnonzero(lg.solved & (lg.value < -mu - REDUCED_COST_TOL))
-        if master.add(*_columns_from_patterns(cp, solver, better, lg.chosen, true_cost)) == 0:
+        if master.add(*_columns_from_patterns(cp, solver, better, lg.chosen[better], true_cost)) == 0:
             break  # no column improves: the LP over all decisions is solved
         lp = master.solve_lp(until - time.perf_counter())
         if lp is None:
