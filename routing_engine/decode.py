@@ -87,6 +87,8 @@ def _inbound_fifo(c: Compiled, x: np.ndarray) -> dict[int, list[tuple[str | None
 
 def _reasons(c: Compiled, x: np.ndarray, unfilled: np.ndarray) -> dict[int, UnfilledReason]:
     """Why each short line is short: restricted, no stock left, node capacity, policy, or cost."""
+    if not unfilled.any():  # the usual answer, not worth the arrays below
+        return {}
     cp = c.cp
     rows, arcs = cp.row_of_arcs()
     left = cp.row_cap - np.bincount(rows, weights=x[arcs], minlength=cp.n_rows)

@@ -1,8 +1,10 @@
 """Database engines and transactions for the ledger: SQLite (file, WAL) or PostgreSQL (psycopg 3).
 
-Every write runs in `transact`, which serialises SQLite writers up front and retries transient conflicts.
+Every write runs in `transact`, which serialises SQLite writers up front and retries transient conflicts
+(a write that is one statement in autocommit on PostgreSQL only needs the retries: `retrying`).
 `reading`, `writing` and `transact` take an engine (a pooled connection each) or a connection already
-checked out, so one request can run several transactions over one connection.
+checked out, so one request can run several transactions over one connection. `driver_row` runs the
+statements every allocation runs on PostgreSQL through psycopg directly.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
+import psycopg
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -203,14 +206,41 @@ def _transient(exc: DBAPIError) -> bool:
     return sqlstate in _PG_TRANSIENT or "database is locked" in str(exc.orig)
 
 
-def transact(bind: Engine | Connection, work: Callable[[Connection], T], *, attempts: int = 5) -> T:
-    """Run `work` in one write transaction; a deadlock or lock timeout rolls back and runs it again."""
+def retrying(work: Callable[[], T], *, attempts: int = 5) -> T:
+    """Run `work`; a deadlock or serialization failure (it wrote nothing) runs it again after a pause."""
     for attempt in range(attempts):
         try:
-            with writing(bind) as conn:
-                return work(conn)
+            return work()
         except DBAPIError as exc:
             if attempt + 1 == attempts or not _transient(exc):
                 raise
             time.sleep(0.01 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def transact(bind: Engine | Connection, work: Callable[[Connection], T], *, attempts: int = 5) -> T:
+    """Run `work` in one write transaction; a deadlock or lock timeout rolls back and runs it again."""
+
+    def once() -> T:
+        with writing(bind) as conn:
+            return work(conn)
+
+    return retrying(once, attempts=attempts)
+
+
+def driver_row(conn: Connection, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The one row `sql` returns, run by psycopg itself on a PostgreSQL connection (in its transaction,
+    or in autocommit). For the statements every allocation runs: SQLAlchemy's work per execution (an
+    execution context, result metadata, row processing) costs more than psycopg's. psycopg prepares a
+    statement it has run a few times on a connection, and parses JSON columns with the engine's
+    deserializer. Errors come as SQLAlchemy's (`IntegrityError`, ...), as from any other statement."""
+    driver = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
+    with driver.cursor() as cursor:
+        try:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, psycopg.Error, hide_parameters=True) from exc
+    if row is None:
+        raise AssertionError("the statement returned no row")
+    return row

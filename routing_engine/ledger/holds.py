@@ -55,7 +55,7 @@ from routing_engine.allocate import AllocateOptions, allocate
 from routing_engine.errors import ProblemError, UnknownNode
 from routing_engine.ledger import journal, schema
 from routing_engine.ledger.context import Ledger
-from routing_engine.ledger.db import UtcDateTime, is_postgres, reading, transact
+from routing_engine.ledger.db import UtcDateTime, driver_row, is_postgres, reading, retrying, transact
 from routing_engine.ledger.errors import (
     IdempotencyKeyReused,
     InvalidTransition,
@@ -394,7 +394,8 @@ def _hold_at_once(
     result, holds, snap = solved
     claims = _claims(holds, orders, snap)
     now = ledger.clock()
-    row = conn.exec_driver_sql(
+    ok, hold_ids, lost_inbound, lost_stock = driver_row(
+        conn,
         _HOLD_AT_ONCE,
         {
             "inbound": orjson.dumps(claims.inbound).decode(),
@@ -408,11 +409,11 @@ def _hold_at_once(
             "now": UtcDateTime.stored(now),
             "expires_at": UtcDateTime.stored(now + ledger.hold_ttl),
         },
-    ).one()
-    if not row.ok:
-        raise _Lost(*claims.inbound_at[row.lost_inbound]) if row.lost_inbound else _Lost(*row.lost_stock)
+    )
+    if not ok:
+        raise _Lost(*claims.inbound_at[lost_inbound]) if lost_inbound else _Lost(*lost_stock)
     return _held(allocation_id, now, ledger, orders, result).model_copy(
-        update={"holds": _stored(row.hold_ids, holds, "held")}
+        update={"holds": _stored(hold_ids, holds, "held")}
     )
 
 
@@ -449,7 +450,10 @@ def allocate_and_hold(
                 orders=orders,
             )
             try:
-                return transact(conn, partial(work, solved=_solve(conn, ledger, orders, set()))), False
+                solved = _solve(conn, ledger, orders, set())
+                if at_once:  # one statement in autocommit, atomic by itself: no transaction around it
+                    return retrying(partial(work, conn, solved=solved)), False
+                return transact(conn, partial(work, solved=solved)), False
             except _Lost as exc:
                 lost = exc
                 ledger.events.guard_rejected(exc.node, exc.sku)

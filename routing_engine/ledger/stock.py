@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +36,7 @@ from sqlalchemy.sql.elements import BindParameter
 from routing_engine.errors import DuplicateId, InvalidValue, MissingFxRate, UnknownNode, UnknownReference, UnknownSku
 from routing_engine.ledger import journal, schema
 from routing_engine.ledger.context import Ledger
-from routing_engine.ledger.db import is_postgres, reading, transact
+from routing_engine.ledger.db import driver_row, is_postgres, reading, transact
 from routing_engine.ledger.errors import InsufficientStock, UnknownInbound
 from routing_engine.ledger.records import STOCK_COLUMNS, InboundRecord, StockRecord
 from routing_engine.model import Inbound, Node, Sku, StockLevel
@@ -113,11 +114,22 @@ def _sku(text: str) -> Sku:
     return Sku.model_validate_json(text)
 
 
+@cache
+def _pg_snapshot() -> tuple[str, dict[str, Any]]:
+    """The PostgreSQL snapshot as the SQL text psycopg runs (`driver_row`) and its fixed parameters."""
+    compiled = _snapshot_statement("postgresql").compile(dialect=PGDialect_psycopg())
+    return str(compiled), {k: v for k, v in compiled.params.items() if k != "sku_ids"}
+
+
 def snapshot(bind: Engine | Connection, sku_ids: Collection[str]) -> Snapshot:
     """Read in its own transaction, or in the one a given connection is in; each part in key order."""
+    asked = sorted(set(sku_ids))
     with reading(bind) as conn:
-        statement = _snapshot_statement(conn.dialect.name)
-        nodes, skus, stock, inbound = conn.execute(statement, {"sku_ids": sorted(set(sku_ids))}).one()
+        if is_postgres(conn):
+            sql, fixed = _pg_snapshot()
+            nodes, skus, stock, inbound = driver_row(conn, sql, {**fixed, "sku_ids": asked})
+        else:
+            nodes, skus, stock, inbound = conn.execute(_snapshot_statement(conn.dialect.name), {"sku_ids": asked}).one()
     return Snapshot(
         sorted((_node(text) for text in nodes or ()), key=lambda x: x.id),
         sorted((_sku(text) for text in skus or ()), key=lambda x: x.id),
