@@ -131,20 +131,32 @@ def enumerate_patterns(cp: CompiledProblem, arc_cap: FloatArray, limit: int = PA
     unit = np.bincount(ep, weights=eu * cp.unit_cost()[ea], minlength=n)
     weight = np.bincount(ep, weights=eu * cp.arc_weight_kg[ea], minlength=n)
     value = np.bincount(ep, weights=eu * cp.arc_value[ea], minlength=n)
-    band_ptr = np.r_[0, np.cumsum(np.bincount(cp.band_pkg, minlength=cp.n_packages))]
-    per = (band_ptr[pk + 1] - band_ptr[pk]).astype(np.int64)
-    pair_pat = np.repeat(np.arange(n), per)
-    starts = np.cumsum(per) - per
-    pair_band = np.repeat(band_ptr[pk] - starts, per) + np.arange(per.sum())
-    fits = cp.band_cap_kg[pair_band] >= weight[pair_pat] - EPS
-    band = np.full(n, np.inf)
-    has = per > 0  # pairs are grouped by pattern: the cheapest fitting band of each by one reduction
-    if has.any():
-        band[has] = np.minimum.reduceat(np.where(fits, cp.band_price[pair_band], np.inf), starts[has])
+    band = _cheapest_band(cp, pk, weight.astype(np.float64))
     dutiable = value > cp.pkg_de_minimis[pk] + EPS
     duty = np.where(dutiable, cp.pkg_duty_rate[pk] * value + cp.pkg_clearance_fee[pk], 0.0)
     cost = cp.pkg_cost[pk].sum(axis=1) + band + unit + duty
     return Patterns(pk, cost, ep, ea, eu, by_pattern, options, step, pat_ptr, pkg_ptr)
+
+
+#: Patterns priced per chunk when looking up weight bands (bounds the memory of (pattern, band) pairs).
+BAND_CHUNK = 1 << 20
+
+
+def _cheapest_band(cp: CompiledProblem, pkg: IntArray, weight: FloatArray) -> FloatArray:
+    """Price of the cheapest weight band of package `pkg[i]` that takes `weight[i]` (inf: none)."""
+    band_ptr = np.r_[0, np.cumsum(np.bincount(cp.band_pkg, minlength=cp.n_packages))]
+    band = np.full(len(pkg), np.inf)
+    for lo in range(0, len(pkg), BAND_CHUNK):
+        pk, w = pkg[lo : lo + BAND_CHUNK], weight[lo : lo + BAND_CHUNK]
+        per = (band_ptr[pk + 1] - band_ptr[pk]).astype(np.int64)
+        starts = np.cumsum(per) - per
+        pair_band = np.repeat(band_ptr[pk] - starts, per) + np.arange(per.sum())
+        fits = cp.band_cap_kg[pair_band] >= np.repeat(w, per) - EPS
+        has = per > 0  # pairs are grouped by pattern: the cheapest fitting band of each by one reduction
+        if has.any():
+            price = np.where(fits, cp.band_price[pair_band], np.inf)
+            band[lo : lo + BAND_CHUNK][has] = np.minimum.reduceat(price, starts[has])
+    return band
 
 
 @dataclass(frozen=True, eq=False)

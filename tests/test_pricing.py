@@ -17,9 +17,7 @@ from solvers.orders import OrderSolver
 from solvers.problem import CompiledProblem
 from solvers.solution import evaluate
 
-CP = compile_problem(
-    example_problem(orders=60, nodes=5, skus=12, seed=3, scarcity="short", cross_border_share=0.3)
-).cp
+CP = compile_problem(example_problem(orders=60, nodes=5, skus=12, seed=3, scarcity="short", cross_border_share=0.3)).cp
 SOLVER = OrderSolver(CP)
 
 
