@@ -145,6 +145,13 @@ PROFILES: dict[str, Profile] = {
             solvers=("mip", "large", *BASELINE_NAMES),
         ),
         Profile(
+            "large-100k",
+            "100,000 orders x 100 nodes x 20,000 SKUs at 600 s: the engine's default (the large-batch method), "
+            "the plain MIP with the same deadline, and the rule chains.",
+            tuple(family([(100_000, 100, 20_000)], time_limit_s=600.0)),
+            solvers=("auto", "mip", *BASELINE_NAMES),
+        ),
+        Profile(
             "large-10k",
             "10,000 orders x 50 nodes x 5,000 SKUs at 60 s: the engine's default (the large-batch method), "
             "the plain MIP with the same deadline, and the rule chains.",

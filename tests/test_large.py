@@ -166,3 +166,46 @@ def test_the_dive_rounds_the_master_lp_to_a_feasible_allocation_near_the_optimum
 
     for o in np.unique(owner[late > 0]).tolist():
         assert part(late, o) in master.seen or part(late, o) == part(first.x, o)
+
+
+def test_the_integer_master_of_a_neighbourhood_equals_the_whole_master_with_the_others_fixed(
+    problem: Problem,
+) -> None:
+    """The neighbourhood's integer program (its orders' columns on what the others leave) against an
+    independent one: every column of the master, the other orders' columns fixed by bounds."""
+    import highspy
+
+    from solvers.baselines import shopify_default
+    from solvers.large import Master, _columns_from_allocation, _generate_columns
+    from solvers.orders import OrderSolver
+
+    cp = compile_problem(problem).cp
+    first = shopify_default(cp)
+    solver, master = OrderSolver(cp), Master(cp)
+    master.add(*_columns_from_allocation(cp, first.x))
+    cg = _generate_columns(cp, solver, master, solver.pattern_costs(), first.objective, time.perf_counter() + 30)
+    assert cg.bound > -np.inf
+    incumbent = master.columns_of(first.x)
+    assert np.isclose(master.cost @ incumbent + (cp.line_penalty * cp.line_qty).sum(), first.objective)
+    free_orders = np.random.default_rng(5).random(cp.n_orders) < 0.4
+    fixed = ~free_orders[master.order]
+    found = master.solve_integer(incumbent, fixed, 30.0, 0, 60.0)
+    assert found is not None
+    chosen, proven = found
+    assert proven
+    assert np.array_equal(chosen[fixed], incumbent[fixed])
+    assert violations(cp, master.allocation(chosen)) == []
+
+    a = master.matrix().tocsc()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", 0.0)
+    n = master.n_cols
+    h.addRows(len(master.upper), np.full(len(master.upper), -highspy.kHighsInf), master.upper, 0, [], [], [])
+    lower, upper = np.where(fixed, incumbent, 0.0), np.where(fixed, incumbent, 1.0)
+    h.addCols(n, master.cost, lower, upper, a.nnz, a.indptr[:-1].astype(np.int32), a.indices.astype(np.int32), a.data)
+    h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger))
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    assert master.cost @ chosen == pytest.approx(h.getInfo().objective_function_value, rel=2e-4, abs=1e-6)
+    assert master.cost @ chosen <= master.cost @ incumbent + 1e-9
