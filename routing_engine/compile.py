@@ -123,17 +123,11 @@ def compile_problem(problem: Problem) -> Compiled:
 
     # Arcs: (line, source) where the node may serve the order and has, or will have, the SKU. A late
     # source is a candidate only for orders with a line whose supply arrives exactly then.
-    arc_line_l, arc_src_l = [], []
-    for j in range(len(src)):
-        ok = eligible[line_order, src_node[j]] & ~line_restricted & (cum[j, line_sku] > 0)
-        if src_wait[j] > 0:
-            gets = np.bincount(line_order, weights=arrives_at[j, line_sku], minlength=O) > 0
-            ok &= gets[line_order]
-        idx = np.flatnonzero(ok)
-        arc_line_l.append(idx)
-        arc_src_l.append(np.full(len(idx), j, dtype=np.int64))
-    arc_line = np.concatenate(arc_line_l) if arc_line_l else np.zeros(0, np.int64)
-    arc_src = np.concatenate(arc_src_l) if arc_src_l else np.zeros(0, np.int64)
+    ok = eligible[line_order][:, src_node].T & ~line_restricted & (cum[:, line_sku] > 0)  # [S, L]
+    for j in np.flatnonzero(src_wait > 0).tolist():
+        gets = np.bincount(line_order, weights=arrives_at[j, line_sku], minlength=O) > 0
+        ok[j] &= gets[line_order]
+    arc_src, arc_line = (v.astype(np.int64) for v in np.nonzero(ok))  # by source, then line
     pkg_key, arc_pkg = np.unique(line_order[arc_line] * len(src) + arc_src, return_inverse=True)
     order_by = np.lexsort((arc_line, arc_pkg))
     arc_line, arc_src, arc_pkg = arc_line[order_by], arc_src[order_by], arc_pkg[order_by].astype(np.int64)
@@ -191,7 +185,7 @@ def compile_problem(problem: Problem) -> Compiled:
     dest_fx = _as_f(
         [problem.rate(problem.countries[c].currency) if c in problem.countries else 1.0 for c in order_country]
     )
-    for c, rule in problem.countries.items():
+    for c, rule in problem.countries.items() if pkg_cross.any() else ():  # no package crosses: no duty
         if c not in c_ix:
             continue
         sel = np.flatnonzero(pkg_cross & (order_c[pkg_order] == c_ix[c]))
@@ -208,7 +202,7 @@ def compile_problem(problem: Problem) -> Compiled:
     group = arc_node * K + arc_sku
     g_order = np.argsort(group, kind="stable")
     g_keys, g_start = np.unique(group[g_order], return_index=True)
-    g_end = np.r_[g_start[1:], len(g_order)] if len(g_start) else g_start
+    g_end = np.append(g_start[1:], len(g_order)) if len(g_start) else g_start
     changes: dict[int, list[tuple[int, int]]] = {}
     for n, k, w, q in arrivals:
         changes.setdefault(n * K + k, []).append((w, q))
@@ -216,7 +210,7 @@ def compile_problem(problem: Problem) -> Compiled:
     for level in problem.stock:
         if level.channel_buffers:
             buffers[node_ix[level.node] * K + sku_ix[level.sku]] = dict(level.channel_buffers)
-    arc_channel = np.array([orders[o].channel for o in line_order[arc_line]]) if A else np.array([], str)
+    arc_channel = np.array([orders[o].channel for o in line_order[arc_line]]) if buffers else np.array([], str)
     for key, lo, hi in zip(g_keys.tolist(), g_start.tolist(), g_end.tolist(), strict=True):
         members = g_order[lo:hi]
         n, k = divmod(key, K)
@@ -229,8 +223,8 @@ def compile_problem(problem: Problem) -> Compiled:
             if not len(mem):
                 continue
             for step, t in enumerate(dates):
-                until = dates[step + 1] if step + 1 < len(dates) else np.inf
-                in_row = mem[src_wait[arc_src[mem]] < until]
+                # The last date's row takes every arc: no wait is that late (the usual, only, row).
+                in_row = mem[src_wait[arc_src[mem]] < dates[step + 1]] if step + 1 < len(dates) else mem
                 cap = base + sum(q for w, q in steps if w <= t) - withheld
                 if len(in_row):
                     row_cap_l.append(max(0, cap))
@@ -239,7 +233,7 @@ def compile_problem(problem: Problem) -> Compiled:
                     row_channel_l.append(channel)
                     row_wait_l.append(t)
                     row_members.append(in_row)
-    row_ptr = np.r_[0, np.cumsum([len(m) for m in row_members])].astype(np.int64)
+    row_ptr = np.cumsum([0, *(len(m) for m in row_members)], dtype=np.int64)
     row_arcs = np.concatenate(row_members).astype(np.int64) if row_members else np.zeros(0, np.int64)
 
     one_pkg = np.array([pol.ship_complete if o.ship_complete is None else o.ship_complete for o in orders], bool)

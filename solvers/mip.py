@@ -8,6 +8,7 @@ model is assembled as sparse matrices and handed to OR-Tools MathOpt, so the bac
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import time
 from dataclasses import dataclass
@@ -70,6 +71,37 @@ def arc_capacity(cp: CompiledProblem) -> FloatArray:
     return cap
 
 
+def offsets(counts: IntArray) -> IntArray:
+    """CSR pointers from group sizes: group i spans [ptr[i], ptr[i + 1]] (cheaper than `np.r_` on small arrays)."""
+    ptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr
+
+
+@dataclass(frozen=True, eq=False)
+class _Grid:
+    """The nonzero choices of every content of one package shape, content by content, arcs ascending."""
+
+    content: IntArray  # which content (0-based, `itertools.product` order without the all-zero one)
+    slot: IntArray  # which of the package's arcs (0-based)
+    rank: IntArray  # position among the content's nonzero choices
+    choice: IntArray  # the choice: units = choice * step of the arc
+
+
+@functools.lru_cache(maxsize=256)  # few shapes recur; bounded, as a grid may hold thousands of contents
+def _grid(choices: tuple[int, ...]) -> _Grid:
+    """The contents of a package whose arc i takes choices 0..choices[i] - 1.
+
+    It depends on the shape alone, so packages of the same shape, in this call or any later one, share it."""
+    grid = np.array(list(itertools.product(*(range(n) for n in choices)))[1:], dtype=np.int64).reshape(-1, len(choices))
+    content, slot = np.nonzero(grid)
+    rank = (np.cumsum(grid > 0, axis=1) - 1)[content, slot]
+    parts = (content, slot, rank, grid[content, slot])
+    for a in parts:
+        a.flags.writeable = False
+    return _Grid(*parts)
+
+
 def enumerate_patterns(cp: CompiledProblem, arc_cap: FloatArray, limit: int = PATTERN_LIMIT) -> Patterns:
     """Every nonempty content of each package with at most `limit` of them, with its exact cost.
 
@@ -82,10 +114,10 @@ def enumerate_patterns(cp: CompiledProblem, arc_cap: FloatArray, limit: int = PA
     log_count = np.bincount(cp.arc_pkg, weights=np.log(options), minlength=cp.n_packages)
     by_pattern = log_count <= np.log(limit + 1) + 1e-9
     n_arc = np.bincount(cp.arc_pkg, minlength=cp.n_packages)
-    pkg_ptr = np.r_[0, np.cumsum(n_arc)]
+    pkg_ptr = offsets(n_arc)
     count = np.rint(np.exp(log_count)).astype(np.int64) - 1  # nonzero choices per package
     count = np.where(by_pattern, np.maximum(count, 0), 0)
-    pat_ptr = np.r_[0, np.cumsum(count)]
+    pat_ptr = offsets(count)
     pat_pkg = np.repeat(np.arange(cp.n_packages), count)
     e_pat: list[IntArray] = []
     e_rank: list[IntArray] = []
@@ -99,30 +131,25 @@ def enumerate_patterns(cp: CompiledProblem, arc_cap: FloatArray, limit: int = PA
     inside = slot[None, :] < n_arc[modelled][:, None]
     shape[inside] = options[(pkg_ptr[modelled][:, None] + slot[None, :])[inside]]
     base = int(shape.max(initial=0)) + 1  # padded slots are 0, real ones 1..base-1
-    if width * np.log2(max(base, 2)) < 62:
-        _, group = np.unique(shape @ base ** np.arange(width, dtype=np.int64), return_inverse=True)
+    if width * np.log2(max(base, 2)) < 62:  # one integer per shape, in the shapes' order: sorting it groups them
+        group = shape @ base ** np.arange(width, dtype=np.int64)
     else:
-        _, group = np.unique(shape, axis=0, return_inverse=True)
-    group = group.ravel()
+        group = np.unique(shape, axis=0, return_inverse=True)[1].ravel()
     by_group = np.argsort(group, kind="stable")
     cuts = np.flatnonzero(np.diff(group[by_group])) + 1
     for members in np.split(by_group, cuts) if len(by_group) else []:
         pkgs = modelled[members]
-        m = int(n_arc[pkgs[0]])
-        grid = np.array(list(itertools.product(*(range(int(n)) for n in shape[members[0], :m])))[1:], dtype=np.int64)
-        arcs = pkg_ptr[pkgs][:, None] + np.arange(m)[None, :]  # [G, m]
-        units = grid[None, :, :] * step[arcs][:, None, :]  # [G, K, m]
-        pat = pat_ptr[pkgs][:, None] + np.arange(len(grid))[None, :]  # [G, K]
-        nz = units > 0
-        e_pat.append(np.broadcast_to(pat[:, :, None], units.shape)[nz])
-        e_rank.append((np.cumsum(nz, axis=2) - 1)[nz])  # position among the pattern's entries
-        e_arc.append(np.broadcast_to(arcs[:, None, :], units.shape)[nz])
-        e_units.append(units[nz])
+        grid = _grid(tuple(shape[members[0], : n_arc[pkgs[0]]].tolist()))
+        arcs = (pkg_ptr[pkgs][:, None] + grid.slot).ravel()  # package by package, each like the grid
+        e_pat.append((pat_ptr[pkgs][:, None] + grid.content).ravel())
+        e_rank.append(np.tile(grid.rank, len(pkgs)))
+        e_arc.append(arcs)
+        e_units.append(np.tile(grid.choice, len(pkgs)) * step[arcs])
     raw_pat, rank, raw_arc, raw_units = (
         np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for v in (e_pat, e_rank, e_arc, e_units)
     )
     # Entries in pattern order, arcs ascending within a pattern, placed without a sort.
-    at = np.r_[0, np.cumsum(np.bincount(raw_pat, minlength=len(pat_pkg)))][raw_pat] + rank
+    at = offsets(np.bincount(raw_pat, minlength=len(pat_pkg)))[raw_pat] + rank
     ep, ea, eu = (np.empty_like(v) for v in (raw_pat, raw_arc, raw_units))
     ep[at], ea[at], eu[at] = raw_pat, raw_arc, raw_units
     pk = pat_pkg
@@ -144,7 +171,7 @@ BAND_CHUNK = 1 << 20
 
 def _cheapest_band(cp: CompiledProblem, pkg: IntArray, weight: FloatArray) -> FloatArray:
     """Price of the cheapest weight band of package `pkg[i]` that takes `weight[i]` (inf: none)."""
-    band_ptr = np.r_[0, np.cumsum(np.bincount(cp.band_pkg, minlength=cp.n_packages))]
+    band_ptr = offsets(np.bincount(cp.band_pkg, minlength=cp.n_packages))
     band = np.full(len(pkg), np.inf)
     for lo in range(0, len(pkg), BAND_CHUNK):
         pk, w = pkg[lo : lo + BAND_CHUNK], weight[lo : lo + BAND_CHUNK]

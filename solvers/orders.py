@@ -7,13 +7,14 @@ subproblem (with prices on stock and capacity) and the building block of sequent
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
-from solvers.mip import Patterns, arc_capacity, enumerate_patterns
+from solvers.mip import Patterns, arc_capacity, enumerate_patterns, offsets
 from solvers.problem import BoolArray, CompiledProblem, FloatArray, IntArray
 from solvers.solution import EPS, Solution, evaluate, violations
 
@@ -102,23 +103,37 @@ class OrderSolver:
         self.cp = cp
         self.patterns: Patterns = enumerate_patterns(cp, arc_capacity(cp), limit=limit)
         pat = self.patterns
-        self.pkg_ptr = np.r_[0, np.cumsum(np.bincount(cp.pkg_order, minlength=cp.n_orders))]
-        self.pat_ptr = np.r_[0, np.cumsum(np.bincount(pat.pat_pkg, minlength=cp.n_packages))]
-        self.entry_ptr = np.r_[0, np.cumsum(np.bincount(pat.entry_pat, minlength=len(pat.pat_pkg)))]
-        self.arc_row_ptr, self.arc_rows_flat = cp.rows_by_arc()
-        self.line_ptr = np.r_[0, np.cumsum(np.bincount(cp.line_order, minlength=cp.n_orders))]
+        self.pkg_ptr = offsets(np.bincount(cp.pkg_order, minlength=cp.n_orders))
+        self.pat_ptr = pat.pat_ptr
+        self.entry_ptr = offsets(np.bincount(pat.entry_pat, minlength=len(pat.pat_pkg)))
+        self.line_ptr = offsets(np.bincount(cp.line_order, minlength=cp.n_orders))
         #: Position of each pattern entry's line within its order.
         self.entry_line = cp.arc_line[pat.entry_arc] - self.line_ptr[cp.line_order[cp.arc_line[pat.entry_arc]]]
         order_small = np.bincount(cp.pkg_order, weights=~pat.by_pattern, minlength=cp.n_orders) == 0
         self.searchable: np.ndarray = order_small
-        self.arc_ptr = np.r_[0, np.cumsum(np.bincount(cp.pkg_order[cp.arc_pkg], minlength=cp.n_orders))]
         self._contents: tuple[list[int], list[int], list[int]] | None = None
         #: Whether the last `solve` finished its search (else it returned the best found in its budget).
         self.last_exact = True
-        lines_per_order = np.bincount(cp.line_order, minlength=cp.n_orders)
-        units_per_order = np.bincount(cp.line_order, weights=cp.line_qty, minlength=cp.n_orders)
-        #: Orders of a single unit: each package has one content (that unit) at most.
-        self.single_unit: np.ndarray = (lines_per_order == 1) & (units_per_order == 1)
+
+    # Built on first use, as only the search needs them: most single orders are settled by the relaxation.
+    @functools.cached_property
+    def arc_ptr(self) -> IntArray:
+        """The arcs of order o are arc_ptr[o]:arc_ptr[o + 1]."""
+        cp = self.cp
+        return offsets(np.bincount(cp.pkg_order[cp.arc_pkg], minlength=cp.n_orders))
+
+    @functools.cached_property
+    def _rows_by_arc(self) -> tuple[IntArray, IntArray]:
+        return self.cp.rows_by_arc()
+
+    @property
+    def arc_row_ptr(self) -> IntArray:
+        """The supply rows of arc a are `arc_rows_flat[arc_row_ptr[a]:arc_row_ptr[a + 1]]`."""
+        return self._rows_by_arc[0]
+
+    @property
+    def arc_rows_flat(self) -> IntArray:
+        return self._rows_by_arc[1]
 
     def pattern_costs(self, arc_price: FloatArray | None = None, pkg_price: FloatArray | None = None) -> FloatArray:
         """Cost of every pattern plus the prices of the units (per arc) and package (per package) it uses."""
