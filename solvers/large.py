@@ -677,11 +677,12 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
             break
         free = _neighbourhood(near, contested, rng, size)
         overhead = max(overhead, time.perf_counter() - began - solved_in)
-    if (x_best is not x_checked) and violations(cp, x_best):  # never expected: the master keeps every row
-        log.warning("the neighbourhood search broke a limit; its allocation is dropped")
-        x_best, cost_best = x_checked, cost_checked
-    elif x_best is not x_checked:
-        cost_best = evaluate(cp, x_best).total
+    if x_best is not x_checked:
+        if violations(cp, x_best):  # never expected: the master keeps every row
+            log.warning("the neighbourhood search broke a limit; its allocation is dropped")
+            x_best, cost_best = x_checked, cost_checked
+        else:
+            cost_best = evaluate(cp, x_best).total
     certified = prices_best is not None and np.isfinite(bound)
     status = "optimal" if certified and cost_best - bound <= 1e-4 * abs(cost_best) else "feasible"
     return Solution(
