@@ -41,6 +41,7 @@ from benchmarks.report import (
 )
 from routing_engine.compile import Compiled
 from routing_engine.decode import decode
+from routing_engine.verify import described
 from solvers import evaluate, violations
 from solvers.certificate import lagrangian_bound
 
@@ -109,7 +110,7 @@ def measure(inst: Instance, solver: str, compiled: Compiled, outcome: RunOutcome
         )
     cp = compiled.cp
     if problems := violations(cp, sol.x):
-        raise CorrectnessError(inst, solver, [f"infeasible: {p}" for p in problems])
+        raise CorrectnessError(inst, solver, [f"infeasible: {described(compiled, p)}" for p in problems])
     cost = evaluate(cp, sol.x).total
     if abs(cost - sol.objective) > 1e-6 * max(1.0, abs(cost)):
         raise CorrectnessError(inst, solver, [f"reports objective {sol.objective!r}, the evaluator prices {cost!r}"])

@@ -14,7 +14,7 @@ from routing_engine.compile import Compiled, compile_problem
 from routing_engine.model import AllocationResult, Problem
 from solvers.certificate import lagrangian_bound
 from solvers.problem import Prices
-from solvers.solution import evaluate, violations
+from solvers.solution import Violation, evaluate, violations
 
 #: Relative tolerance when comparing money amounts.
 TOLERANCE = 1e-6
@@ -72,6 +72,27 @@ def decision_of(c: Compiled, result: AllocationResult, problems: list[str]) -> n
     return x
 
 
+def described(c: Compiled, v: Violation) -> str:
+    """A violation with the problem's ids in place of array indices: orders, order/line, nodes, supply rows."""
+    cp, p = c.cp, c.problem
+
+    def line_name(line: int) -> str:
+        o, li = c.line_ref[line]
+        return f"{p.orders[o].id}/{p.orders[o].lines[li].id}"
+
+    names = {
+        "order": lambda i: p.orders[i].id,
+        "line": line_name,
+        "node": lambda i: p.nodes[i].id,
+        "supply row": lambda i: "/".join(str(k) for k in c.row_keys()[i] if k is not None),
+        "arc": lambda i: f"{line_name(int(cp.arc_line[i]))}<-{p.nodes[int(cp.pkg_node[cp.arc_pkg[i]])].id}",
+    }
+    name = names.get(v.entity)
+    if name is None or not v.indices:
+        return str(v)
+    return f"{v.entity}s {', '.join(name(i) for i in v.indices)} {v.breaks}"
+
+
 def prices_of(c: Compiled, result: AllocationResult, problems: list[str]) -> Prices | None:
     """The certificate's prices on the problem's rows and nodes (unknown names are reported)."""
     cert = result.solver.certificate
@@ -104,7 +125,7 @@ def verify(problem: Problem, result: AllocationResult) -> VerifyReport:
     c = compile_problem(problem)
     cp = c.cp
     x = decision_of(c, result, report.problems)
-    report.problems.extend(violations(cp, x))
+    report.problems.extend(described(c, v) for v in violations(cp, x))
     ev = evaluate(cp, x)
     report.cost = ev.total
     if not _close(ev.total, result.cost.total):

@@ -109,23 +109,39 @@ def evaluate(cp: CompiledProblem, x: IntArray) -> Evaluation:
     )
 
 
-def violations(cp: CompiledProblem, x: IntArray) -> list[str]:
-    """Every hard constraint that `x` breaks, described; empty when the decision is feasible."""
+@dataclass(frozen=True)
+class Violation:
+    """One kind of hard constraint a decision breaks, with the first few indices that break it.
+
+    `entity` says what the indices index ("arc", "line", "supply row", "node", "order"; "decision" has none), so that
+    a caller holding the problem's ids can name them (`routing_engine.verify` does).
+    """
+
+    entity: str
+    indices: tuple[int, ...]
+    breaks: str
+
+    def __str__(self) -> str:
+        return f"{self.entity}s {list(self.indices)} {self.breaks}" if self.indices else self.breaks
+
+
+def _found(out: list[Violation], entity: str, bad: IntArray, breaks: str) -> None:
+    if len(bad):
+        out.append(Violation(entity, tuple(int(i) for i in bad[:5]), breaks))
+
+
+def violations(cp: CompiledProblem, x: IntArray) -> list[Violation]:
+    """Every hard constraint that `x` breaks; empty when the decision is feasible."""
     x = np.asarray(x)
-    out: list[str] = []
+    out: list[Violation] = []
     if x.shape != (cp.n_arcs,):
-        return [f"x has shape {x.shape}, expected ({cp.n_arcs},)"]
-    if (x < 0).any():
-        out.append(f"negative units on arcs {np.flatnonzero(x < 0)[:5].tolist()}")
+        return [Violation("decision", (), f"x has shape {x.shape}, expected ({cp.n_arcs},)")]
+    _found(out, "arc", np.flatnonzero(x < 0), "carry negative units")
     shipped = np.bincount(cp.arc_line, weights=x, minlength=cp.n_lines)
-    over = np.flatnonzero(shipped > cp.line_qty)
-    if len(over):
-        out.append(f"lines {over[:5].tolist()} ship more than ordered")
+    _found(out, "line", np.flatnonzero(shipped > cp.line_qty), "ship more than ordered")
     rows, arcs = cp.row_of_arcs()
     usage = np.bincount(rows, weights=x[arcs], minlength=cp.n_rows)
-    short = np.flatnonzero(usage > cp.row_cap)
-    if len(short):
-        out.append(f"supply rows {short[:5].tolist()} overdrawn")
+    _found(out, "supply row", np.flatnonzero(usage > cp.row_cap), "are overdrawn")
 
     used = np.bincount(cp.arc_pkg, weights=x, minlength=cp.n_packages) > 0
     now = used & (cp.pkg_wait_days == 0)
@@ -133,29 +149,22 @@ def violations(cp: CompiledProblem, x: IntArray) -> list[str]:
     arc_now = cp.pkg_wait_days[cp.arc_pkg] == 0
     node_units = np.bincount(cp.pkg_node[cp.arc_pkg[arc_now]], weights=x[arc_now], minlength=cp.n_nodes)
     for name, have, cap in (("packages", node_pk, cp.node_max_packages), ("units", node_units, cp.node_max_units)):
-        bad = np.flatnonzero(have > cap)
-        if len(bad):
-            out.append(f"nodes {bad[:5].tolist()} exceed max {name}")
+        _found(out, "node", np.flatnonzero(have > cap), f"exceed max {name}")
 
     n_pk = np.bincount(cp.pkg_order, weights=used, minlength=cp.n_orders)
-    bad = np.flatnonzero(n_pk > cp.order_max_packages)
-    if len(bad):
-        out.append(f"orders {bad[:5].tolist()} exceed max packages")
-    bad = np.flatnonzero(cp.order_one_package & (n_pk > 1))
-    if len(bad):
-        out.append(f"ship-complete orders {bad[:5].tolist()} have several packages")
+    _found(out, "order", np.flatnonzero(n_pk > cp.order_max_packages), "exceed max packages")
+    several = cp.order_one_package & (n_pk > 1)
+    _found(out, "order", np.flatnonzero(several), "are ship-complete but have several packages")
 
     full = shipped == cp.line_qty
     empty = shipped == 0
     order_full = np.bincount(cp.line_order, weights=~full, minlength=cp.n_orders) == 0
     order_empty = np.bincount(cp.line_order, weights=~empty, minlength=cp.n_orders) == 0
-    bad = np.flatnonzero(cp.order_all_or_nothing & ~order_full & ~order_empty)
-    if len(bad):
-        out.append(f"all-or-nothing orders {bad[:5].tolist()} are partly served")
+    partly = cp.order_all_or_nothing & ~order_full & ~order_empty
+    _found(out, "order", np.flatnonzero(partly), "are all-or-nothing but partly served")
 
     rigid = ~cp.line_splittable[cp.arc_line] & (x > 0)
     arcs_per_line = np.bincount(cp.arc_line[rigid], minlength=cp.n_lines)
     bad = np.flatnonzero((arcs_per_line > 1) | (~cp.line_splittable & ~full & ~empty))
-    if len(bad):
-        out.append(f"unsplittable lines {bad[:5].tolist()} are split")
+    _found(out, "line", bad, "are unsplittable but split")
     return out

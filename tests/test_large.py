@@ -15,10 +15,11 @@ from routing_engine import AllocateOptions, allocate
 from routing_engine.compile import compile_problem
 from routing_engine.examples import example_problem
 from routing_engine.model import AllocationResult, Problem
-from routing_engine.verify import verify
+from routing_engine.verify import described, verify
 from solvers import solve, violations
 from solvers.certificate import lagrangian_bound
 from solvers.problem import Prices
+from solvers.solution import Violation
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,38 @@ def test_verify_rejects_a_tampered_result_and_says_what_is_wrong(problem: Proble
     report = verify(problem, tampered(result, change))
     assert not report.ok
     assert any(message in p for p in report.problems), report.problems
+
+
+def test_verify_names_the_order_line_and_node_at_fault_rather_than_array_indices(problem: Problem) -> None:
+    result = allocate(problem, AllocateOptions(solver="shopify-default"))
+    data = json.loads(result.model_dump_json())
+    package = data["packages"][0]
+    package["lines"][0]["quantity"] += 5
+    order, line = package["order"], package["lines"][0]["line"]
+    report = verify(problem, AllocationResult.model_validate(data))
+    assert f"lines {order}/{line} ship more than ordered" in report.problems, report.problems
+
+
+def test_a_violation_is_described_by_the_ids_of_what_it_indexes(problem: Problem) -> None:
+    c = compile_problem(problem)
+    node, sku, channel, wait = c.row_keys()[3]
+    assert channel is None
+    arc = 7
+    o, li = c.line_ref[int(c.cp.arc_line[arc])]
+    arc_node = problem.nodes[int(c.cp.pkg_node[c.cp.arc_pkg[arc]])].id
+    cases = {
+        Violation("supply row", (3,), "are overdrawn"): f"supply rows {node}/{sku}/{wait} are overdrawn",
+        Violation(
+            "order", (0, 2), "exceed max packages"
+        ): f"orders {problem.orders[0].id}, {problem.orders[2].id} exceed max packages",
+        Violation("node", (1,), "exceed max units"): f"nodes {problem.nodes[1].id} exceed max units",
+        Violation(
+            "arc", (arc,), "carry negative units"
+        ): f"arcs {problem.orders[o].id}/{problem.orders[o].lines[li].id}<-{arc_node} carry negative units",
+        Violation("decision", (), "x has shape (2,)"): "x has shape (2,)",
+    }
+    for violation, text in cases.items():
+        assert described(c, violation) == text
 
 
 def test_the_dive_rounds_the_master_lp_to_a_feasible_allocation_near_the_optimum(
