@@ -21,7 +21,7 @@ assert set(SolverName.__args__) == set(SOLVER_NAMES)  # type: ignore[attr-define
 class AllocateOptions(Frozen):
     """How to solve: method, deadline (seconds, compile and decode excluded), seed, MIP backend.
 
-    "auto" is the single-order search for one order, the MIP for batches up to 2,500 orders and the
+    "auto" is the single-order search for one order, the MIP for batches up to 1,000 orders and the
     large-batch method (certified bound) above.
     """
 
