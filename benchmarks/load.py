@@ -37,6 +37,7 @@ import orjson
 from sqlalchemy import func, select
 
 from benchmarks.load_wrk import drive_wrk
+from benchmarks.report import machine_info
 from routing_engine.examples import example_problem
 from routing_engine.ledger import check, connect, keys, schema, seed, upgrade
 from routing_engine.ledger.db import reading
@@ -333,6 +334,7 @@ def _environment() -> dict[str, Any]:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": commit,
         "cpus": os.cpu_count(),
+        "cpu_model": machine_info()["cpu_model"],
         "python": platform.python_version(),
         "load_average_before": list(os.getloadavg()),
     }
@@ -480,6 +482,7 @@ def _row(result: dict[str, Any]) -> str:
         f"{lat['p99']:.1f}",
         f"{cpu['server']:.2f} / {cpu['postgres']:.2f} / {cpu['client']:.2f}",
         f"{env['load_average_before'][0]:.2f}",
+        env.get("cpu_model") or "–",
         "yes" if not result["ledger_problems"] else "NO",
         env["date"][:16].replace("T", " "),
         env["commit"],
@@ -495,7 +498,7 @@ def write_report(result: LoadResult, out: Path) -> Path:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     header = (
         "| run | db | kind | driver | orders/req | workers | concurrency | requests ok | errors | seconds "
-        "| req/s | orders/s | p50 ms | p99 ms | CPU ms/req server / postgres / client | load before | ledger ok "
+        "| req/s | orders/s | p50 ms | p99 ms | CPU ms/req server / postgres / client | load before | CPU | ledger ok "
         "| date (UTC) | commit |"
     )
     lines = [
@@ -503,7 +506,8 @@ def write_report(result: LoadResult, out: Path) -> Path:
         "",
         "Written by `python -m benchmarks.load`; the procedure is in `benchmarks/README.md`. Latency is per",
         "request as the client sees it (closed loop); CPU is per measured request, PostgreSQL counting every",
-        "backend on the machine. `load before` is the 1-minute load average when the run started.",
+        "backend on the machine. `load before` is the 1-minute load average when the run started; `CPU` is the",
+        "processor model (not recorded before 2026-12-07; the harness results of 2026-11-29 name an AMD EPYC).",
         "",
         header,
         "|" + "---|" * (header.count("|") - 1),
