@@ -595,17 +595,27 @@ def solve_large(cp: CompiledProblem, *, time_limit_s: float = 60.0, seed: int = 
     def left() -> float:
         return deadline - time.perf_counter()
 
-    # Anytime: the rule chain is the answer until something better is found.
+    # Anytime: the rule chain is the answer until something better is found; a deadline that ends before
+    # the pricing can start returns it as it is, without a bound.
     first = shopify_default(cp)
     x_best, cost_best = first.x, first.objective
+
+    def rule_chain() -> Solution:
+        return Solution(first.x, "large", "feasible", first.objective, None, time.perf_counter() - start, seed)
+
+    if left() <= 0:
+        return rule_chain()
     solver = OrderSolver(cp)
     master = Master(cp)
     master.add(*_columns_from_allocation(cp, x_best))
     true_cost = solver.pattern_costs()
+    if left() <= 0:
+        return rule_chain()
     cg = _generate_columns(cp, solver, master, true_cost, cost_best, deadline - PRIMAL_SHARE * time_limit_s)
     bound, prices_best, prices, lam = cg.bound, cg.prices_best, cg.prices, cg.lam
     for _ in range(ALTERNATIVES):
-        _add_alternatives(cp, solver, master, prices, true_cost)
+        if left() > 0:
+            _add_alternatives(cp, solver, master, prices, true_cost)
     lam = np.r_[lam, np.zeros(master.n_cols - len(lam))]
 
     check_s = 0.0  # the time a full check of an allocation takes (kept free for the last one)

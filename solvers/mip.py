@@ -617,6 +617,8 @@ def solve_mip(
     if hint is not None and violations(cp, hint.x):
         hint = None  # never hand the solver, or return, an infeasible warm start
     values = assignment(cp, layout, hint.x) if hint is not None else None
+    if hint is not None and time.perf_counter() - start >= time_limit_s:  # building took the deadline
+        return Solution(hint.x, f"mip-{backend}", "feasible", hint.objective, None, time.perf_counter() - start, seed)
     remaining = max(0.05, time_limit_s - (time.perf_counter() - start))
     forked = layout.n_vars > IN_PROCESS_MAX_VARS
     own_limit = max(0.05, remaining * (1 - GRACE_SHARE) - GRACE_S) if forked else remaining

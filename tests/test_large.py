@@ -82,6 +82,18 @@ def test_a_short_deadline_still_gives_a_feasible_allocation_in_time() -> None:
     assert sol.status in {"optimal", "feasible"}
 
 
+@pytest.mark.parametrize(("method", "start"), [("large", "shopify-default"), ("mip", "best baseline")])
+def test_a_deadline_over_before_the_search_begins_returns_its_starting_allocation_without_a_bound(
+    problem: Problem, method: str, start: str
+) -> None:
+    cp = compile_problem(problem).cp
+    sol = solve(cp, method, time_limit_s=1e-9)
+    expected = solvers.BASELINES["shopify-default"](cp) if start == "shopify-default" else solvers.best_baseline(cp)
+    assert np.array_equal(sol.x, expected.x)
+    assert (sol.status, sol.bound, sol.objective) == ("feasible", None, expected.objective)
+    assert violations(cp, sol.x) == []
+
+
 def test_auto_uses_the_large_method_above_the_mip_size(monkeypatch: pytest.MonkeyPatch, problem: Problem) -> None:
     monkeypatch.setattr(solvers, "AUTO_MIP_MAX_ORDERS", 100)
     assert solve(compile_problem(problem).cp, "auto", time_limit_s=10).solver == "large"
