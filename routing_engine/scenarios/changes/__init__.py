@@ -28,18 +28,23 @@ from routing_engine.scenarios.changes.set_capacity import SetCapacity
 from routing_engine.scenarios.changes.set_stock import SetStock
 from routing_engine.scenarios.errors import UnknownChangeKind
 
+# ------------------------------------------------------------------------------------------ registry
+
 CHANGE_TYPES: tuple[type[ChangeBase], ...] = (
+    # network changes
     CloseNode,
     OpenNode,
     ScaleStock,
     SetStock,
     SetCapacity,
     AddInbound,
+    # cost changes
     RateCard,
     Handling,
     PolicyChange,
     FxShock,
     Duty,
+    # demand changes
     DemandSurge,
 )
 #: kind -> change class: the registry every scenario file is checked against.

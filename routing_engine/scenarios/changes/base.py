@@ -12,8 +12,11 @@ from routing_engine.model import Frozen, Node, Problem
 Factor = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 NodeKind = Literal["warehouse", "store", "3pl"]
 
+# ------------------------------------------------------------------------------------------ lookups
+
 
 def require_node(problem: Problem, node: str, where: str) -> Node:
+    """The node of `problem` whose id is `node`; `UnknownNode` at `where` when there is none."""
     for n in problem.nodes:
         if n.id == node:
             return n
@@ -21,6 +24,7 @@ def require_node(problem: Problem, node: str, where: str) -> Node:
 
 
 def require_sku(problem: Problem, sku: str, where: str) -> None:
+    """Check that `problem` has the SKU `sku`; `UnknownSku` at `where` when it lacks it."""
     if not any(s.id == sku for s in problem.skus):
         raise UnknownSku(sku, where)
 
