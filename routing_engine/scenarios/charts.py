@@ -73,10 +73,13 @@ def kpi_deltas(baseline: RunOutcome, variants: list[RunOutcome]) -> bytes:
         labels.append(row)
     fig, ax = plt.subplots(figsize=(1.3 * len(metrics) + 2.5, 0.5 * len(variants) + 1.8))
     limit = 0.25  # a 25 % change (2.5 pt of fill rate) is already full colour
-    ax.imshow(np.clip(goodness, -limit, limit), cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
+    shade = np.clip(goodness, -limit, limit)
+    ax.imshow(shade, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
     for i in range(len(variants)):
         for j in range(len(metrics)):
-            ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=9)
+            # Both ends of the colour map are dark: white text there, black on the light middle.
+            colour = "white" if abs(shade[i, j]) > 0.6 * limit else "black"
+            ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=9, color=colour)
     ax.set_xticks(range(len(metrics)), [m.label for m in metrics], rotation=25, ha="right")
     ax.set_yticks(range(len(variants)), [v.name for v in variants])
     ax.set_title("Change against the baseline (green: better, red: worse)")
