@@ -22,6 +22,12 @@ PART_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b07aa1"
 DPI = 110
 
 
+def _ink(darkness: float) -> str:
+    """Text colour on a heat-map cell: white where its colour is dark (`darkness` above 0.6 of the map's
+    range from its light point), black elsewhere."""
+    return "white" if darkness > 0.6 else "black"
+
+
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
@@ -77,9 +83,8 @@ def kpi_deltas(baseline: RunOutcome, variants: list[RunOutcome]) -> bytes:
     ax.imshow(shade, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
     for i in range(len(variants)):
         for j in range(len(metrics)):
-            # Both ends of the colour map are dark: white text there, black on the light middle.
-            colour = "white" if abs(shade[i, j]) > 0.6 * limit else "black"
-            ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=9, color=colour)
+            # Both ends of the colour map are dark, its middle light.
+            ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=9, color=_ink(abs(shade[i, j]) / limit))
     ax.set_xticks(range(len(metrics)), [m.label for m in metrics], rotation=25, ha="right")
     ax.set_yticks(range(len(variants)), [v.name for v in variants])
     ax.set_title("Change against the baseline (green: better, red: worse)")
@@ -110,7 +115,7 @@ def node_utilisation(runs: list[RunOutcome]) -> bytes:
                     ha="center",
                     va="center",
                     fontsize=8,
-                    color="white" if use[i, j] > 0.6 else "black",
+                    color=_ink(use[i, j]),
                 )
     ax.set_xticks(range(len(runs)), [r.name for r in runs], rotation=30, ha="right")
     ax.set_yticks(range(len(nodes)), nodes)
